@@ -1,0 +1,174 @@
+//! The seam between the interpreter and a database: a [`Session`] is one connection that
+//! executes one statement at a time and reports what the server did.
+//!
+//! Every driver turns its native results into the same [`Response`] (rows rendered to
+//! canonical text, or an affected count) or a [`DbError`] with a portable class. Failures
+//! of the harness or of the connection itself are [`SessionError`]s: they are never
+//! mistaken for a server's answer.
+
+pub mod error;
+pub mod sqlite;
+
+use std::fmt::Write as _;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+pub use error::{DbError, ErrorClass};
+
+/// One thing a session can be asked to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Run one SQL statement to completion.
+    Sql(String),
+    /// Start a statement and read only `fetch` rows now; the cursor stays open.
+    OpenCursor { name: String, sql: String, fetch: Option<u64> },
+    /// Read up to `count` more rows (all remaining when `None`) from an open cursor.
+    Fetch { name: String, count: Option<u64> },
+}
+
+impl Command {
+    /// How the command reads in a transcript.
+    pub fn text(&self) -> String {
+        match self {
+            Command::Sql(sql) => sql.clone(),
+            Command::OpenCursor { name, sql, fetch } => format!("OPEN {name} FOR {sql}{}", fetch_suffix(*fetch)),
+            Command::Fetch { name, count } => format!("FETCH {name}{}", fetch_suffix(*count)),
+        }
+    }
+}
+
+fn fetch_suffix(n: Option<u64>) -> String {
+    n.map_or(String::new(), |n| format!(" (fetch {n})"))
+}
+
+/// What a statement returned when it succeeded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Response {
+    /// A result set: column names and rows of values in canonical text.
+    Rows { columns: Vec<String>, rows: Vec<Vec<String>> },
+    /// No result set; the number of rows the statement changed.
+    Affected { count: u64 },
+}
+
+impl Response {
+    /// The canonical outcome text: `rows:(1,'a'),(2,NULL)`, `rows:none`, `affected:3`, `ok`.
+    pub fn canonical(&self) -> String {
+        match self {
+            Response::Rows { rows, .. } if rows.is_empty() => "rows:none".to_string(),
+            Response::Rows { rows, .. } => {
+                let mut out = String::from("rows:");
+                for (i, row) in rows.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    let _ = write!(out, "({})", row.join(","));
+                }
+                out
+            }
+            Response::Affected { count: 0 } => "ok".to_string(),
+            Response::Affected { count } => format!("affected:{count}"),
+        }
+    }
+}
+
+/// A server's answer to one command.
+pub type StatementResult = Result<Response, DbError>;
+
+/// Canonical text of one value: NULL is `NULL`, text is single-quoted with quotes
+/// doubled (so '' and NULL differ), integers are plain, reals always carry a decimal
+/// point or exponent (1.0, not 1), bytes are x'..'.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Int(i64),
+    Real(f64),
+    /// Exact decimals and other numbers a server sends as text, rendered unquoted.
+    Number(String),
+    Text(String),
+    Bytes(Vec<u8>),
+}
+
+impl Value {
+    pub fn canonical(&self) -> String {
+        match self {
+            Value::Null => "NULL".to_string(),
+            Value::Int(i) => i.to_string(),
+            Value::Real(f) => format!("{f:?}"),
+            Value::Number(n) => n.clone(),
+            Value::Text(s) => format!("'{}'", s.replace('\'', "''")),
+            Value::Bytes(b) => {
+                let mut out = String::with_capacity(b.len() * 2 + 3);
+                out.push_str("x'");
+                for byte in b {
+                    let _ = write!(out, "{byte:02x}");
+                }
+                out.push('\'');
+                out
+            }
+        }
+    }
+}
+
+/// A failure that is not the server's answer to a statement: the connection broke, the
+/// session was cancelled, or the suite asked for something this driver cannot do.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SessionError {
+    #[error("connection lost: {0}")]
+    ConnectionLost(String),
+    #[error("cancelled")]
+    Cancelled,
+    #[error("{0}")]
+    Unsupported(String),
+    #[error("{0}")]
+    Harness(String),
+}
+
+/// Stops a running statement from another task (PostgreSQL's cancel request, MySQL's
+/// KILL QUERY, sqlite3_interrupt).
+pub trait Canceller: Send + Sync {
+    fn cancel(&self);
+}
+
+/// One connection to a target, in its own namespace.
+#[async_trait]
+pub trait Session: Send + 'static {
+    async fn execute(&mut self, command: &Command) -> Result<StatementResult, SessionError>;
+
+    /// A handle that can interrupt `execute` while it runs.
+    fn canceller(&self) -> Box<dyn Canceller>;
+
+    /// Closes the connection; a session that is dropped without `close` is closed too.
+    async fn close(self: Box<Self>);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_render_unambiguously() {
+        assert_eq!(Value::Null.canonical(), "NULL");
+        assert_eq!(Value::Text(String::new()).canonical(), "''");
+        assert_eq!(Value::Text("NULL".into()).canonical(), "'NULL'");
+        assert_eq!(Value::Text("it's".into()).canonical(), "'it''s'");
+        assert_eq!(Value::Int(-3).canonical(), "-3");
+        assert_eq!(Value::Real(1.0).canonical(), "1.0");
+        assert_eq!(Value::Real(0.1).canonical(), "0.1");
+        assert_eq!(Value::Number("1.50".into()).canonical(), "1.50");
+        assert_eq!(Value::Bytes(vec![0, 255]).canonical(), "x'00ff'");
+    }
+
+    #[test]
+    fn responses_render_canonically() {
+        let rows = Response::Rows {
+            columns: vec!["a".into(), "b".into()],
+            rows: vec![vec!["1".into(), "'x'".into()], vec!["2".into(), "NULL".into()]],
+        };
+        assert_eq!(rows.canonical(), "rows:(1,'x'),(2,NULL)");
+        assert_eq!(Response::Rows { columns: vec!["a".into()], rows: vec![] }.canonical(), "rows:none");
+        assert_eq!(Response::Affected { count: 0 }.canonical(), "ok");
+        assert_eq!(Response::Affected { count: 2 }.canonical(), "affected:2");
+    }
+}

@@ -1,0 +1,12 @@
+//! dbcompat: declarative behaviour suites run against real databases.
+//!
+//! The pipeline, one module per stage:
+//! [`suite`] and [`matrix`] load files into models (with located diagnostics),
+//! [`run`] plans (probe × target) cases and interprets them against [`target`]s through
+//! [`driver`] sessions, and [`result`] judges outcomes and writes the results JSON that
+//! reports and `cargo test` read.
+
+pub mod backend;
+pub mod driver;
+pub mod source;
+pub mod version;
