@@ -6,6 +6,7 @@
 //! of the harness or of the connection itself are [`SessionError`]s: they are never
 //! mistaken for a server's answer.
 
+pub mod dialect;
 pub mod error;
 pub mod sqlite;
 
@@ -133,7 +134,7 @@ pub trait Canceller: Send + Sync {
 
 /// One connection to a target, in its own namespace.
 #[async_trait]
-pub trait Session: Send + 'static {
+pub trait Session: Send + Sync + 'static {
     async fn execute(&mut self, command: &Command) -> Result<StatementResult, SessionError>;
 
     /// A handle that can interrupt `execute` while it runs.

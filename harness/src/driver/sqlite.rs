@@ -34,6 +34,8 @@ type Reply = oneshot::Sender<Result<StatementResult, SessionError>>;
 pub struct SqliteSession {
     requests: mpsc::Sender<(Command, Reply)>,
     interrupt: Arc<rusqlite::InterruptHandle>,
+    /// Fires once the thread has closed the connection.
+    closed: oneshot::Receiver<()>,
 }
 
 impl SqliteSession {
@@ -46,11 +48,15 @@ impl SqliteSession {
             .map_err(|e| SessionError::Harness(format!("cannot reset busy_timeout: {e}")))?;
         let interrupt = Arc::new(conn.get_interrupt_handle());
         let (requests, inbox) = mpsc::channel();
+        let (closing, closed) = oneshot::channel();
         std::thread::Builder::new()
             .name("dbcompat-sqlite".into())
-            .spawn(move || serve(conn, inbox))
+            .spawn(move || {
+                serve(conn, inbox);
+                let _ = closing.send(());
+            })
             .map_err(|e| SessionError::Harness(format!("cannot start a session thread: {e}")))?;
-        Ok(SqliteSession { requests, interrupt })
+        Ok(SqliteSession { requests, interrupt, closed })
     }
 }
 
@@ -79,8 +85,12 @@ impl Session for SqliteSession {
     }
 
     async fn close(self: Box<Self>) {
-        // Dropping the sender ends the thread once its current statement returns; the
-        // connection is closed there.
+        // Dropping the sender ends the thread, which closes the connection. Waiting for
+        // that matters: a closing connection may checkpoint a WAL file under an
+        // exclusive lock, which the next case step would otherwise run into.
+        let SqliteSession { requests, closed, .. } = *self;
+        drop(requests);
+        let _ = tokio::time::timeout(Duration::from_secs(10), closed).await;
     }
 }
 
@@ -90,6 +100,7 @@ struct Cursor<'s> {
     rows: Rows<'s>,
 }
 
+/// Serves commands until the session is closed; the connection is closed on return.
 fn serve(conn: Connection, inbox: mpsc::Receiver<(Command, Reply)>) {
     // Statements behind open cursors live in the arena, which outlives the cursors map
     // and is outlived by the connection: the borrow checker sees the whole lifetime.

@@ -1,0 +1,281 @@
+//! The `dbcompat` command line: a thin layer over the library.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+use crate::matrix::{Matrix, TargetSpec};
+use crate::result::{CaseResult, RunResults, RunSettings, Verdict};
+use crate::run::{self, Progress, Timing};
+use crate::source::Diagnostics;
+use crate::suite::{self, Suite};
+use crate::target::{self, planned_id};
+
+#[derive(Parser)]
+#[command(name = "dbcompat", version, about = "Measure how databases really behave, with declarative behaviour suites")]
+pub struct Cli {
+    /// The matrix of targets.
+    #[arg(long, global = true, default_value = "matrix.toml")]
+    matrix: PathBuf,
+    /// The directory of suite files.
+    #[arg(long, global = true, default_value = "suites")]
+    suites: PathBuf,
+    #[command(subcommand)]
+    command: Commands,
+}
+
+#[derive(Subcommand)]
+enum Commands {
+    /// Run suites against targets and write a results JSON.
+    Run(RunArgs),
+    /// List targets, suites, probes or cases.
+    List {
+        #[arg(value_enum, default_value = "probes")]
+        what: ListWhat,
+    },
+    /// Validate every suite and the matrix without any server.
+    Check,
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// Only cases whose name (`area::probe::target`) contains one of these.
+    filters: Vec<String>,
+    /// Targets to run, by matrix name (repeatable). Default: the matrix's default targets.
+    #[arg(short, long = "target")]
+    targets: Vec<String>,
+    /// Run every enabled target in the matrix.
+    #[arg(long, conflicts_with = "targets")]
+    all_targets: bool,
+    /// Where the results JSON is written.
+    #[arg(long, default_value = "reports")]
+    out: PathBuf,
+    /// A step still running after this long is recorded as blocked.
+    #[arg(long, default_value_t = 300)]
+    blocking_window_ms: u64,
+    /// The longest any step is waited for before it is cancelled.
+    #[arg(long, default_value_t = 10_000)]
+    step_timeout_ms: u64,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ListWhat {
+    Targets,
+    Suites,
+    Probes,
+    Cases,
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Commands::Check => check(&cli.matrix, &cli.suites),
+        Commands::List { what } => list(&cli.matrix, &cli.suites, what),
+        Commands::Run(ref args) => run_command(&cli.matrix, &cli.suites, args),
+    }
+}
+
+/// Invalid input: exit code 2, every diagnostic on stderr.
+fn invalid(d: &Diagnostics) -> ExitCode {
+    eprintln!("{d}");
+    ExitCode::from(2)
+}
+
+fn load(matrix: &PathBuf, suites: &PathBuf) -> Result<(Matrix, Vec<Suite>), Diagnostics> {
+    let (m, s) = rayon::join(|| Matrix::load(matrix), || suite::load_dir(suites));
+    match (m, s) {
+        (Ok(m), Ok(s)) => Ok((m, s)),
+        (m, s) => {
+            let mut d = Diagnostics::default();
+            if let Err(e) = m {
+                d.extend(e);
+            }
+            if let Err(e) = s {
+                d.extend(e);
+            }
+            Err(d)
+        }
+    }
+}
+
+fn check(matrix: &PathBuf, suites: &PathBuf) -> ExitCode {
+    match load(matrix, suites) {
+        Ok((m, s)) => {
+            let probes: usize = s.iter().map(|x| x.probes.len()).sum();
+            println!("ok: {} suite file(s), {probes} probe(s), {} target(s)", s.len(), m.targets.len());
+            ExitCode::SUCCESS
+        }
+        Err(d) => invalid(&d),
+    }
+}
+
+fn list(matrix: &PathBuf, suites: &PathBuf, what: ListWhat) -> ExitCode {
+    let (m, s) = match load(matrix, suites) {
+        Ok(x) => x,
+        Err(d) => return invalid(&d),
+    };
+    match what {
+        ListWhat::Targets => {
+            for t in &m.targets {
+                let flags = match (t.enabled, t.default) {
+                    (false, _) => " (disabled)",
+                    (true, true) => " (default)",
+                    _ => "",
+                };
+                println!("{:<20} {:<9} {}{flags}", planned_id(t), t.backend, t.launch.describe());
+            }
+        }
+        ListWhat::Suites => {
+            for suite in &s {
+                println!("{} ({} probes)", suite.path.display(), suite.probes.len());
+            }
+        }
+        ListWhat::Probes => {
+            for p in s.iter().flat_map(|x| &x.probes) {
+                println!("{}::{}  {}", p.area, p.id, p.asks);
+            }
+        }
+        ListWhat::Cases => {
+            let ids: Vec<String> = m.targets.iter().filter(|t| t.enabled).map(planned_id).collect();
+            for c in run::plan(&s, &ids, &[]) {
+                println!("{}", c.name);
+            }
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+fn choose_targets<'m>(m: &'m Matrix, args: &RunArgs) -> Result<Vec<&'m TargetSpec>, String> {
+    if args.all_targets {
+        return Ok(m.targets.iter().filter(|t| t.enabled).collect());
+    }
+    if args.targets.is_empty() {
+        let defaults: Vec<&TargetSpec> = m.targets.iter().filter(|t| t.default && t.enabled).collect();
+        return if defaults.is_empty() { Err(format!("{} marks no target as default; name one with --target", m.path.display())) } else { Ok(defaults) };
+    }
+    args.targets
+        .iter()
+        .map(|name| {
+            m.find(name).ok_or_else(|| {
+                let names: Vec<&str> = m.targets.iter().map(|t| t.name.as_str()).collect();
+                format!("no target `{name}` in {}; the targets are: {}", m.path.display(), names.join(", "))
+            })
+        })
+        .collect()
+}
+
+fn run_command(matrix: &PathBuf, suites: &PathBuf, args: &RunArgs) -> ExitCode {
+    let (m, s) = match load(matrix, suites) {
+        Ok(x) => x,
+        Err(d) => return invalid(&d),
+    };
+    let specs = match choose_targets(&m, args) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let timing = Timing {
+        blocking_window: Duration::from_millis(args.blocking_window_ms),
+        step_timeout: Duration::from_millis(args.step_timeout_ms),
+        ..Timing::default()
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let started_at = now();
+    let (targets, results) = runtime.block_on(async {
+        let launched = futures_util::future::join_all(specs.iter().map(|s| target::launch(s))).await;
+        for t in &launched {
+            match &t.record.not_run {
+                Some(reason) => eprintln!("target {}: not run: {reason}", t.record.id),
+                None => eprintln!("target {}: ready ({})", t.record.id, t.record.launch),
+            }
+        }
+        let ids: Vec<String> = launched.iter().map(|t| t.record.id.clone()).collect();
+        let cases = run::plan(&s, &ids, &args.filters);
+        let launched = Arc::new(launched);
+        let progress: Arc<dyn Progress> = Arc::new(ConsoleProgress::new());
+        let results = run::execute(cases, launched.clone(), timing, progress).await;
+        (launched, results)
+    });
+    let results = RunResults {
+        schema_version: crate::result::SCHEMA_VERSION,
+        dbcompat_version: env!("CARGO_PKG_VERSION").to_string(),
+        started_at,
+        finished_at: now(),
+        host: gethostname::gethostname().to_string_lossy().into_owned(),
+        settings: RunSettings { blocking_window_ms: args.blocking_window_ms, step_timeout_ms: args.step_timeout_ms, filters: args.filters.clone() },
+        targets: targets.iter().map(|t| t.record.clone()).collect(),
+        cases: results,
+    };
+    let path = args.out.join("results.json");
+    if let Err(e) = results.write(&path) {
+        eprintln!("error: cannot write {}: {e}", path.display());
+        return ExitCode::FAILURE;
+    }
+    print_summary(&results);
+    println!("results: {}", path.display());
+    if results.cases.iter().any(|c| c.verdict.is_failure()) { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+}
+
+fn now() -> String {
+    humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
+}
+
+fn print_summary(results: &RunResults) {
+    for c in &results.cases {
+        match &c.verdict {
+            Verdict::Fail { expected, observed } => {
+                println!("FAIL  {}\n      expected {}\n      observed {}", c.name(), expected.join(" | "), observed.join(" | "))
+            }
+            Verdict::Error { reason } => println!("ERROR {}\n      {reason}", c.name()),
+            Verdict::NoExpectation => println!("NEW   {}  observed {}", c.name(), c.outcome.as_deref().unwrap_or_default().join(" | ")),
+            _ => {}
+        }
+    }
+    for t in &results.targets {
+        let mine = RunResults { cases: results.cases.iter().filter(|c| c.target == t.id).cloned().collect(), ..results.clone() };
+        println!("{:<16} {}", t.id, mine.tally());
+    }
+    println!("total            {}", results.tally());
+}
+
+/// One updating line on a terminal; one line per case otherwise (CI logs).
+struct ConsoleProgress {
+    terminal: bool,
+    failures: Mutex<usize>,
+}
+
+impl ConsoleProgress {
+    fn new() -> Self {
+        ConsoleProgress { terminal: std::io::stderr().is_terminal(), failures: Mutex::new(0) }
+    }
+}
+
+impl Progress for ConsoleProgress {
+    fn case_done(&self, result: &CaseResult, done: usize, total: usize) {
+        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        if result.verdict.is_failure() {
+            *failures += 1;
+        }
+        let mut err = std::io::stderr().lock();
+        if self.terminal {
+            let _ = write!(err, "\r\x1b[2K[{done}/{total}] {} failing  {}", *failures, result.name());
+            if done == total {
+                let _ = writeln!(err);
+            }
+        } else {
+            let _ = writeln!(err, "[{done}/{total}] {:<14} {} ({:.0} ms)", result.verdict.label(), result.name(), result.duration_ms);
+        }
+    }
+}

@@ -1,0 +1,189 @@
+//! `matrix.toml`: which targets exist, how each is obtained, which run by default.
+
+use std::path::{Path, PathBuf};
+
+use crate::backend::Backend;
+use crate::source::reader::{Reader, Table};
+use crate::source::{Diagnostics, SourceFile};
+
+#[derive(Debug, Clone)]
+pub struct Matrix {
+    pub path: PathBuf,
+    pub targets: Vec<TargetSpec>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TargetSpec {
+    /// Unique name, used to choose targets (`--target postgres-17`).
+    pub name: String,
+    pub backend: Backend,
+    pub launch: Launch,
+    /// Runs when no target is named on the command line.
+    pub default: bool,
+    pub enabled: bool,
+    pub line: usize,
+}
+
+#[derive(Debug, Clone)]
+pub enum Launch {
+    /// In process (SQLite).
+    Embedded,
+    Container { image: String, tag: String, startup_timeout_s: u64, args: Vec<String> },
+    /// A server that already runs; the URL comes from an environment variable so that
+    /// passwords stay out of files.
+    External { url_env: String },
+}
+
+impl Launch {
+    pub fn describe(&self) -> String {
+        match self {
+            Launch::Embedded => "embedded".into(),
+            Launch::Container { image, tag, .. } => format!("container {image}:{tag}"),
+            Launch::External { url_env } => format!("external (${url_env})"),
+        }
+    }
+}
+
+impl Matrix {
+    pub fn load(path: &Path) -> Result<Matrix, Diagnostics> {
+        let file = SourceFile::read(path).map_err(|d| Diagnostics(vec![d]))?;
+        let (matrix, diags) = parse(&file);
+        if diags.is_empty() { Ok(matrix) } else { Err(diags) }
+    }
+
+    pub fn find(&self, name: &str) -> Option<&TargetSpec> {
+        self.targets.iter().find(|t| t.name == name)
+    }
+}
+
+pub fn parse(file: &SourceFile) -> (Matrix, Diagnostics) {
+    let reader = Reader::new(file);
+    let doc = reader.parse();
+    let mut top = reader.table(doc.get_ref(), doc.span(), "the matrix file");
+    let target_values = top.get("target");
+    top.finish();
+    let mut targets: Vec<TargetSpec> = Vec::new();
+    match target_values {
+        Some(v) => {
+            for t in reader.tables(v, "a target") {
+                let span = t.span.clone();
+                if let Some(spec) = read_target(t) {
+                    if targets.iter().any(|x| x.name == spec.name) {
+                        reader.error(span, format!("duplicate target name `{}`", spec.name), Some("a name used once".into()));
+                    } else {
+                        targets.push(spec);
+                    }
+                }
+            }
+        }
+        None => reader.error(0..0, "the matrix has no targets", Some("at least one [[target]]".into())),
+    }
+    (Matrix { path: file.path.clone(), targets }, reader.into_diagnostics())
+}
+
+fn read_target(mut t: Table<'_, '_>) -> Option<TargetSpec> {
+    let reader = t.reader;
+    let line = reader.file.line_col(t.span.start).0;
+    let name = t.required_str("name");
+    let backend = t.required_str("backend").and_then(|b| match b.value.parse::<Backend>() {
+        Ok(x) => Some(x),
+        Err(e) => {
+            reader.error(b.span, e, Some(format!("one of: {}", Backend::names())));
+            None
+        }
+    });
+    let launch_kind = t.required_str("launch");
+    let image = t.str("image");
+    let tag = t.str("tag");
+    let startup = t.u64("startup_timeout_s").map(|v| v.value);
+    let args = t.strings("args").unwrap_or_default();
+    let url_env = t.str("url_env");
+    let default = t.bool("default").unwrap_or(false);
+    let enabled = t.bool("enabled").unwrap_or(true);
+    let head = t.span.start..t.span.start;
+    let launch = match launch_kind.as_ref().map(|l| l.value.as_str()) {
+        Some("embedded") => {
+            if backend.is_some_and(|b| b != Backend::Sqlite) {
+                reader.error(head, "only SQLite can be embedded", Some("launch = \"container\" or \"external\" for servers".into()));
+                None
+            } else {
+                Some(Launch::Embedded)
+            }
+        }
+        Some("container") => match (image, tag) {
+            (Some(image), Some(tag)) => Some(Launch::Container {
+                image: image.value,
+                tag: tag.value,
+                startup_timeout_s: startup.unwrap_or(180),
+                args: args.into_iter().map(|a| a.value).collect(),
+            }),
+            _ => {
+                t.missing("image` and `tag", "the container image and tag");
+                None
+            }
+        },
+        Some("external") => match url_env {
+            Some(u) => Some(Launch::External { url_env: u.value }),
+            None => {
+                t.missing("url_env", "the environment variable holding the server's URL");
+                None
+            }
+        },
+        Some(_) => {
+            let l = launch_kind.as_ref().expect("matched Some");
+            reader.error(l.span.clone(), format!("unknown launch `{}`", l.value), Some("one of: embedded, container, external".into()));
+            None
+        }
+        None => None,
+    };
+    t.finish();
+    Some(TargetSpec { name: name?.value, backend: backend?, launch: launch?, default, enabled, line })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_matrix_with_every_launch_kind_loads() {
+        let text = r#"
+[[target]]
+name = "sqlite"
+backend = "sqlite"
+launch = "embedded"
+default = true
+
+[[target]]
+name = "postgres-17"
+backend = "postgres"
+launch = "container"
+image = "postgres"
+tag = "17"
+args = ["-c", "fsync=off"]
+
+[[target]]
+name = "staging"
+backend = "oracle"
+launch = "external"
+url_env = "STAGING_ORACLE_URL"
+enabled = false
+"#;
+        let (m, d) = parse(&SourceFile::new("matrix.toml", text.into()));
+        assert!(d.is_empty(), "{d}");
+        assert_eq!(m.targets.len(), 3);
+        assert!(m.targets[0].default);
+        assert!(matches!(&m.targets[1].launch, Launch::Container { tag, .. } if tag == "17"));
+        assert!(!m.targets[2].enabled);
+    }
+
+    #[test]
+    fn every_mistake_is_reported_with_its_line() {
+        let text = "[[target]]\nname = \"a\"\nbackend = \"db2\"\nlaunch = \"embedded\"\n\n[[target]]\nname = \"b\"\nbackend = \"mysql\"\nlaunch = \"container\"\nimage = \"mysql\"\ntag = 8\ncolour = \"red\"\n";
+        let (_, d) = parse(&SourceFile::new("matrix.toml", text.into()));
+        let lines: Vec<usize> = d.iter().map(|x| x.line).collect();
+        assert!(d.iter().any(|x| x.message.contains("unknown backend `db2`")), "{d}");
+        assert!(d.iter().any(|x| x.message.contains("wrong type") && x.line == 11), "{d}");
+        assert!(d.iter().any(|x| x.message.contains("unknown key `colour`") && x.line == 12), "{d}");
+        assert!(lines.contains(&3), "{lines:?}");
+    }
+}

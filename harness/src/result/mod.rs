@@ -1,0 +1,177 @@
+//! Observations, verdicts and the results JSON.
+//!
+//! The results file is the contract between a run and everything downstream (reports,
+//! merges, diffs): it carries a schema version and everything needed to judge a case
+//! again without a server.
+
+pub mod verdict;
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::driver::{DbError, Response};
+
+pub use verdict::{judge, Verdict};
+
+/// Bumped whenever a field changes meaning or is removed.
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunResults {
+    pub schema_version: u32,
+    pub dbcompat_version: String,
+    pub started_at: String,
+    pub finished_at: String,
+    pub host: String,
+    pub settings: RunSettings,
+    pub targets: Vec<TargetRecord>,
+    pub cases: Vec<CaseResult>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunSettings {
+    pub blocking_window_ms: u64,
+    pub step_timeout_ms: u64,
+    pub filters: Vec<String>,
+}
+
+/// A target as it was run: what the matrix asked for and what the server said it is.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TargetRecord {
+    /// The name cases use, e.g. `sqlite-3.51` or `postgres-17`.
+    pub id: String,
+    pub backend: crate::backend::Backend,
+    /// The version the server itself reports; absent when it did not run.
+    pub server_version: Option<String>,
+    /// How it was started: `embedded`, `container postgres:17`, `external`.
+    pub launch: String,
+    /// Why it did not run, when it did not.
+    pub not_run: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CaseResult {
+    pub probe: String,
+    pub area: String,
+    pub suite: String,
+    pub target: String,
+    pub verdict: Verdict,
+    /// What the server did, one entry per observed step; absent when the case did not run.
+    pub outcome: Option<Vec<String>>,
+    pub expected: Option<Vec<String>>,
+    /// The expectation key that matched, e.g. `mysql>=8.0.1`.
+    pub expectation_key: Option<String>,
+    /// Set when the expectation comes from vendor documentation, not a measurement.
+    pub expectation_documented: Option<String>,
+    pub transcript: Vec<StepRecord>,
+    pub duration_ms: f64,
+}
+
+impl CaseResult {
+    /// `area::probe::target`, the name the case has in `cargo test`.
+    pub fn name(&self) -> String {
+        format!("{}::{}::{}", self.area, self.probe, self.target)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepKind {
+    Setup,
+    Init,
+    Sql,
+    Cursor,
+    Restart,
+    Teardown,
+}
+
+/// One step of a case as it happened.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StepRecord {
+    /// 1-based position among the probe's steps; 0 for setup, init and teardown.
+    pub step: usize,
+    pub kind: StepKind,
+    pub session: String,
+    pub statements: Vec<StatementRecord>,
+    /// The step had not finished within the blocking window.
+    pub blocked: bool,
+    /// For a blocked step: the step after which it was seen to finish.
+    pub completed_after_step: Option<usize>,
+    /// Still blocked when the probe ended (or its session was needed) and cancelled.
+    pub cancelled: bool,
+    /// The step's observation in canonical form (see `suites/README.md`).
+    pub observation: String,
+    pub elapsed_ms: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StatementRecord {
+    pub sql: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response: Option<Response>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<DbError>,
+    /// A failure that is not the server's answer (connection lost, cancelled).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
+    pub elapsed_ms: f64,
+}
+
+impl RunResults {
+    /// Writes the file whole or not at all: a temporary file renamed into place.
+    pub fn write(&self, path: &Path) -> std::io::Result<()> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        let json = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
+        let tmp = path.with_extension("json.tmp");
+        std::fs::write(&tmp, json)?;
+        std::fs::rename(&tmp, path)
+    }
+
+    pub fn read(path: &Path) -> Result<RunResults, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("{}: not JSON: {e}", path.display()))?;
+        let version = value.get("schema_version").and_then(|v| v.as_u64());
+        if version != Some(SCHEMA_VERSION as u64) {
+            return Err(format!("{}: schema_version {version:?}, this dbcompat reads {SCHEMA_VERSION}", path.display()));
+        }
+        serde_json::from_value(value).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    pub fn tally(&self) -> Tally {
+        let mut t = Tally::default();
+        for c in &self.cases {
+            match c.verdict {
+                Verdict::Pass => t.pass += 1,
+                Verdict::Fail { .. } => t.fail += 1,
+                Verdict::NoExpectation => t.no_expectation += 1,
+                Verdict::NotApplicable { .. } => t.not_applicable += 1,
+                Verdict::NotRun { .. } => t.not_run += 1,
+                Verdict::Error { .. } => t.error += 1,
+            }
+        }
+        t
+    }
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Tally {
+    pub pass: usize,
+    pub fail: usize,
+    pub no_expectation: usize,
+    pub not_applicable: usize,
+    pub not_run: usize,
+    pub error: usize,
+}
+
+impl std::fmt::Display for Tally {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} passed, {} failed, {} errors, {} without expectation, {} not applicable, {} not run",
+            self.pass, self.fail, self.error, self.no_expectation, self.not_applicable, self.not_run
+        )
+    }
+}

@@ -1,0 +1,55 @@
+//! Comparing what a server did with what the suite expects of it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::backend::Backend;
+use crate::suite::Probe;
+use crate::version::Version;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Verdict {
+    /// The outcome is the expected one.
+    Pass,
+    /// The outcome differs from the expectation.
+    Fail { expected: Vec<String>, observed: Vec<String> },
+    /// Observed and recorded, but no expectation covers this target yet.
+    NoExpectation,
+    /// The suite says the question does not apply to this target.
+    NotApplicable { reason: String },
+    /// The target could not run (no engine, no client library, ...).
+    NotRun { reason: String },
+    /// The harness or the server failed before an outcome could be observed.
+    Error { reason: String },
+}
+
+impl Verdict {
+    pub fn label(&self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail { .. } => "fail",
+            Verdict::NoExpectation => "no expectation",
+            Verdict::NotApplicable { .. } => "not applicable",
+            Verdict::NotRun { .. } => "not run",
+            Verdict::Error { .. } => "error",
+        }
+    }
+
+    /// Whether the case counts against a run (and fails `cargo test`).
+    pub fn is_failure(&self) -> bool {
+        matches!(self, Verdict::Fail { .. } | Verdict::Error { .. })
+    }
+}
+
+/// The verdict for an observed outcome (or a harness failure) on a target.
+pub fn judge(probe: &Probe, backend: Backend, version: Option<&Version>, observed: &Result<Vec<String>, String>) -> Verdict {
+    let outcome = match observed {
+        Ok(o) => o,
+        Err(reason) => return Verdict::Error { reason: reason.clone() },
+    };
+    match probe.expected_for(backend, version) {
+        None => Verdict::NoExpectation,
+        Some(e) if &e.value.outcome == outcome => Verdict::Pass,
+        Some(e) => Verdict::Fail { expected: e.value.outcome.clone(), observed: outcome.clone() },
+    }
+}

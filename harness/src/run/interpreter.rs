@@ -1,0 +1,467 @@
+//! Runs one probe on one target: a fresh namespace, one connection per session, steps
+//! in file order.
+//!
+//! Each step's statements run in a task of their own. The interpreter waits for a step
+//! only as long as the blocking window; a step still running then is recorded as
+//! blocked and left running while later steps go on (the way PostgreSQL's isolation
+//! tester reports `<waiting ...>`). After every step the interpreter looks again, for
+//! one more window, at the steps still blocked and records which step unblocked them.
+//! A step that is still blocked when its session is needed again waits at most the
+//! step timeout; one still blocked at the end is cancelled. No wait is unbounded, so a
+//! probe never hangs the run.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use tokio::task::JoinHandle;
+
+use crate::backend::Backend;
+use crate::driver::{dialect, Canceller, Command, Session, SessionError};
+use crate::result::{StatementRecord, StepKind, StepRecord};
+use crate::suite::{Action, Probe, SessionSpec, Sql};
+use crate::target::{Namespace, Target};
+
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    /// How long a step may run before it counts as blocked.
+    pub blocking_window: Duration,
+    /// The longest the interpreter waits for any one step (or setup statement).
+    pub step_timeout: Duration,
+    /// How long a server restart may take.
+    pub restart_timeout: Duration,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Timing {
+            blocking_window: Duration::from_millis(300),
+            step_timeout: Duration::from_secs(10),
+            restart_timeout: Duration::from_secs(180),
+        }
+    }
+}
+
+/// What happened when a case ran: its outcome (or why there is none) and the transcript.
+#[derive(Debug)]
+pub struct CaseRun {
+    pub outcome: Result<Vec<String>, String>,
+    pub transcript: Vec<StepRecord>,
+    pub duration: Duration,
+}
+
+pub async fn run_case(probe: &Probe, target: &dyn Target, timing: &Timing) -> CaseRun {
+    let started = Instant::now();
+    let namespace = match target.create_namespace(&probe.id).await {
+        Ok(ns) => ns,
+        Err(e) => {
+            return CaseRun { outcome: Err(format!("cannot create a namespace: {e}")), transcript: Vec::new(), duration: started.elapsed() }
+        }
+    };
+    let mut case = Case {
+        probe,
+        target,
+        backend: target.backend(),
+        namespace,
+        timing: *timing,
+        sessions: HashMap::new(),
+        pending: Vec::new(),
+        transcript: Vec::new(),
+    };
+    let outcome = case.run().await;
+    case.shut_down().await;
+    let teardown = case.teardown().await;
+    target.drop_namespace(&case.namespace).await;
+    let outcome = outcome.and_then(|o| teardown.map(|()| o));
+    CaseRun { outcome, transcript: case.transcript, duration: started.elapsed() }
+}
+
+type StepOutput = (Box<dyn Session>, Vec<StatementRecord>, Option<SessionError>);
+
+enum Slot {
+    Idle(Box<dyn Session>),
+    /// Its step is in `pending`.
+    Busy,
+    Lost(String),
+}
+
+struct Pending {
+    record: usize,
+    session: String,
+    handle: JoinHandle<StepOutput>,
+    canceller: Box<dyn Canceller>,
+}
+
+struct Case<'a> {
+    probe: &'a Probe,
+    target: &'a dyn Target,
+    backend: Backend,
+    namespace: Namespace,
+    timing: Timing,
+    sessions: HashMap<String, Slot>,
+    pending: Vec<Pending>,
+    transcript: Vec<StepRecord>,
+}
+
+impl Case<'_> {
+    async fn run(&mut self) -> Result<Vec<String>, String> {
+        let setup = self.statements(&self.probe.setup, "setup")?;
+        if !setup.is_empty() {
+            let session = self.connect("setup").await?;
+            let session = self.run_now(session, StepKind::Setup, "setup", setup).await?;
+            session.close().await;
+        }
+        self.connect_all().await?;
+        let probe = self.probe;
+        for (i, step) in probe.steps.iter().enumerate() {
+            let number = i + 1;
+            match &step.action {
+                Action::Restart => self.restart(number).await?,
+                Action::Sql(sql) => {
+                    let commands = self.statements(sql, &format!("step {number}"))?.into_iter().map(Command::Sql).collect();
+                    self.dispatch(number, StepKind::Sql, &step.session, commands).await?;
+                }
+                Action::Cursor { name, sql, fetch } => {
+                    let command = match sql {
+                        Some(sql) => {
+                            let mut statements = self.statements(sql, &format!("step {number}"))?;
+                            if statements.len() != 1 {
+                                return Err(format!("step {number} opens cursor `{name}` with {} statements; a cursor needs exactly one", statements.len()));
+                            }
+                            Command::OpenCursor { name: name.clone(), sql: statements.remove(0), fetch: Some(fetch.unwrap_or(1)) }
+                        }
+                        None => Command::Fetch { name: name.clone(), count: *fetch },
+                    };
+                    self.dispatch(number, StepKind::Cursor, &step.session, vec![command]).await?;
+                }
+            }
+            self.settle(number).await?;
+        }
+        self.cancel_all_pending().await;
+        Ok(self.outcome())
+    }
+
+    /// The observations of the steps marked `outcome` (or of the last step).
+    fn outcome(&self) -> Vec<String> {
+        let marked: Vec<usize> = self.probe.steps.iter().enumerate().filter(|(_, s)| s.outcome).map(|(i, _)| i + 1).collect();
+        let wanted = if marked.is_empty() { vec![self.probe.steps.len()] } else { marked };
+        wanted
+            .iter()
+            .map(|n| {
+                self.transcript
+                    .iter()
+                    .rfind(|r| r.step == *n && matches!(r.kind, StepKind::Sql | StepKind::Cursor | StepKind::Restart))
+                    .map(outcome_text)
+                    .unwrap_or_else(|| "not reached".into())
+            })
+            .collect()
+    }
+
+    /// The statements of some SQL for this backend, with placeholders filled in.
+    fn statements(&self, sql: &Sql, what: &str) -> Result<Vec<String>, String> {
+        if sql.is_empty() {
+            return Ok(Vec::new());
+        }
+        let templates = sql
+            .for_backend(self.backend)
+            .ok_or_else(|| format!("{what} has no SQL for {} (and no `default`)", self.backend))?;
+        templates.iter().map(|t| self.expand(t)).collect()
+    }
+
+    fn expand(&self, template: &str) -> Result<String, String> {
+        let mut out = String::with_capacity(template.len());
+        let mut rest = template;
+        while let Some(start) = rest.find("{{") {
+            out.push_str(&rest[..start]);
+            let after = &rest[start + 2..];
+            let Some(end) = after.find("}}") else { break };
+            let name = after[..end].trim();
+            if name == "namespace" {
+                out.push_str(&self.namespace.name);
+            } else {
+                let snippet = self.probe.snippets.get(name).ok_or_else(|| format!("no snippet `{name}`"))?;
+                let text = snippet
+                    .for_backend(self.backend)
+                    .ok_or_else(|| format!("snippet `{name}` has no SQL for {}", self.backend))?;
+                out.push_str(&text.join("\n"));
+            }
+            rest = &after[end + 2..];
+        }
+        out.push_str(rest);
+        Ok(out)
+    }
+
+    async fn connect(&self, what: &str) -> Result<Box<dyn Session>, String> {
+        tokio::time::timeout(self.timing.step_timeout, self.target.connect(&self.namespace))
+            .await
+            .map_err(|_| format!("connecting session `{what}` timed out"))?
+            .map_err(|e| format!("cannot connect session `{what}`: {e}"))
+    }
+
+    /// Connects every session and applies its settings.
+    async fn connect_all(&mut self) -> Result<(), String> {
+        let specs: Vec<SessionSpec> = self.probe.sessions.clone();
+        for spec in specs {
+            let session = self.connect(&spec.name).await?;
+            let mut init = Vec::new();
+            if let Some(level) = spec.isolation {
+                init.extend(dialect::set_isolation(self.backend, level).map_err(|e| format!("session `{}`: {e}", spec.name))?);
+            }
+            init.extend(self.statements(&spec.init, &format!("session `{}` init", spec.name))?);
+            let session = self.run_now(session, StepKind::Init, &spec.name, init).await?;
+            self.sessions.insert(spec.name.clone(), Slot::Idle(session));
+        }
+        Ok(())
+    }
+
+    /// Runs harness statements (setup, init, teardown) that must simply succeed.
+    async fn run_now(&mut self, session: Box<dyn Session>, kind: StepKind, name: &str, sql: Vec<String>) -> Result<Box<dyn Session>, String> {
+        if sql.is_empty() {
+            return Ok(session);
+        }
+        let canceller = session.canceller();
+        let mut handle = tokio::spawn(execute_all(session, sql.into_iter().map(Command::Sql).collect()));
+        let started = Instant::now();
+        let output = match tokio::time::timeout(self.timing.step_timeout, &mut handle).await {
+            Ok(joined) => joined.map_err(|e| format!("{name}: the session task failed: {e}"))?,
+            Err(_) => {
+                canceller.cancel();
+                handle.abort();
+                return Err(format!("{name}: a {kind:?} statement did not finish within {:?}", self.timing.step_timeout).to_lowercase());
+            }
+        };
+        let (session, statements, failure) = output;
+        let observation = observation(&statements);
+        let error = statements.iter().find_map(|s| s.error.as_ref().map(|e| (s.sql.clone(), e.clone())));
+        self.transcript.push(StepRecord {
+            step: 0,
+            kind,
+            session: name.to_string(),
+            statements,
+            blocked: false,
+            completed_after_step: None,
+            cancelled: false,
+            observation,
+            elapsed_ms: ms(started.elapsed()),
+        });
+        if let Some(f) = failure {
+            return Err(format!("{name}: {f}"));
+        }
+        if let Some((sql, e)) = error {
+            return Err(format!("{name}: `{sql}` failed: {} ({} {})", e.class, e.code, e.message));
+        }
+        Ok(session)
+    }
+
+    /// Starts a step; waits for it only as long as the blocking window.
+    async fn dispatch(&mut self, number: usize, kind: StepKind, session_name: &str, commands: Vec<Command>) -> Result<(), String> {
+        if matches!(self.sessions.get(session_name), Some(Slot::Busy)) {
+            // The session's previous step is still blocked: like a client, wait for it.
+            self.finish_pending(session_name, self.timing.step_timeout, number).await;
+        }
+        let session = match self.sessions.remove(session_name) {
+            Some(Slot::Idle(s)) => s,
+            Some(Slot::Lost(reason)) => return Err(format!("session `{session_name}` is unusable: {reason}")),
+            _ => return Err(format!("session `{session_name}` is not connected")),
+        };
+        self.sessions.insert(session_name.to_string(), Slot::Busy);
+        let canceller = session.canceller();
+        let mut handle = tokio::spawn(execute_all(session, commands));
+        self.transcript.push(StepRecord {
+            step: number,
+            kind,
+            session: session_name.to_string(),
+            statements: Vec::new(),
+            blocked: false,
+            completed_after_step: None,
+            cancelled: false,
+            observation: String::new(),
+            elapsed_ms: 0.0,
+        });
+        let record = self.transcript.len() - 1;
+        match tokio::time::timeout(self.timing.blocking_window, &mut handle).await {
+            Ok(joined) => self.complete(record, session_name, joined, None),
+            Err(_) => {
+                self.transcript[record].blocked = true;
+                self.pending.push(Pending { record, session: session_name.to_string(), handle, canceller });
+                Ok(())
+            }
+        }
+    }
+
+    /// Records a finished step and returns its session to the idle pool.
+    fn complete(&mut self, record: usize, session_name: &str, joined: Result<StepOutput, tokio::task::JoinError>, after: Option<usize>) -> Result<(), String> {
+        let (session, statements, failure) = joined.map_err(|e| format!("session `{session_name}`: the session task failed: {e}"))?;
+        let r = &mut self.transcript[record];
+        r.elapsed_ms = statements.iter().map(|s| s.elapsed_ms).sum();
+        r.observation = observation(&statements);
+        r.statements = statements;
+        r.completed_after_step = after;
+        match failure {
+            None => {
+                self.sessions.insert(session_name.to_string(), Slot::Idle(session));
+                Ok(())
+            }
+            Some(SessionError::Cancelled) => {
+                self.sessions.insert(session_name.to_string(), Slot::Idle(session));
+                Ok(())
+            }
+            Some(e) => {
+                self.sessions.insert(session_name.to_string(), Slot::Lost(e.to_string()));
+                Err(format!("session `{session_name}`, step {}: {e}", self.transcript[record].step))
+            }
+        }
+    }
+
+    /// Gives blocked steps one more window to finish, recording those that did.
+    async fn settle(&mut self, after_step: usize) -> Result<(), String> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let deadline = tokio::time::Instant::now() + self.timing.blocking_window;
+        let mut still = Vec::new();
+        let mut result = Ok(());
+        for mut p in std::mem::take(&mut self.pending) {
+            match tokio::time::timeout_at(deadline, &mut p.handle).await {
+                Ok(joined) => {
+                    let r = self.complete(p.record, &p.session, joined, Some(after_step));
+                    result = result.and(r);
+                }
+                Err(_) => still.push(p),
+            }
+        }
+        self.pending = still;
+        result
+    }
+
+    /// Waits up to `limit` for a session's blocked step, then cancels it.
+    async fn finish_pending(&mut self, session_name: &str, limit: Duration, now_at_step: usize) {
+        let Some(pos) = self.pending.iter().position(|p| p.session == session_name) else { return };
+        let mut p = self.pending.remove(pos);
+        match tokio::time::timeout(limit, &mut p.handle).await {
+            Ok(joined) => {
+                let _ = self.complete(p.record, session_name, joined, Some(now_at_step.saturating_sub(1)));
+            }
+            Err(_) => self.cancel(p).await,
+        }
+    }
+
+    /// Interrupts a blocked step. A session that does not come back within a grace
+    /// period is given up (its connection is dropped, which ends the statement).
+    async fn cancel(&mut self, mut p: Pending) {
+        p.canceller.cancel();
+        let grace = self.timing.step_timeout.min(Duration::from_secs(2));
+        self.transcript[p.record].cancelled = true;
+        match tokio::time::timeout(grace, &mut p.handle).await {
+            Ok(Ok((session, statements, _))) => {
+                let r = &mut self.transcript[p.record];
+                r.elapsed_ms = statements.iter().map(|s| s.elapsed_ms).sum();
+                r.statements = statements;
+                r.observation = "blocked".into();
+                self.sessions.insert(p.session, Slot::Idle(session));
+            }
+            _ => {
+                p.handle.abort();
+                self.transcript[p.record].observation = "blocked".into();
+                self.sessions.insert(p.session, Slot::Lost("a blocked statement could not be cancelled".into()));
+            }
+        }
+    }
+
+    async fn cancel_all_pending(&mut self) {
+        for p in std::mem::take(&mut self.pending) {
+            self.cancel(p).await;
+        }
+    }
+
+    /// Closes every session, restarts the server, reconnects every session.
+    async fn restart(&mut self, number: usize) -> Result<(), String> {
+        self.cancel_all_pending().await;
+        self.shut_down().await;
+        let started = Instant::now();
+        let done = tokio::time::timeout(self.timing.restart_timeout, self.target.restart())
+            .await
+            .map_err(|_| format!("step {number}: the restart did not finish within {:?}", self.timing.restart_timeout))?
+            .map_err(|e| format!("step {number}: restart failed: {e}"))?;
+        self.transcript.push(StepRecord {
+            step: number,
+            kind: StepKind::Restart,
+            session: String::new(),
+            statements: vec![StatementRecord { sql: format!("-- restart: {done}"), response: None, error: None, failure: None, elapsed_ms: ms(started.elapsed()) }],
+            blocked: false,
+            completed_after_step: None,
+            cancelled: false,
+            observation: "ok".into(),
+            elapsed_ms: ms(started.elapsed()),
+        });
+        self.connect_all().await
+    }
+
+    async fn shut_down(&mut self) {
+        self.cancel_all_pending().await;
+        for (_, slot) in self.sessions.drain() {
+            if let Slot::Idle(s) = slot {
+                s.close().await;
+            }
+        }
+    }
+
+    /// Teardown runs on a connection of its own; its failure is the case's error.
+    async fn teardown(&mut self) -> Result<(), String> {
+        let statements = self.statements(&self.probe.teardown, "teardown")?;
+        if statements.is_empty() {
+            return Ok(());
+        }
+        let session = self.connect("teardown").await?;
+        let session = self.run_now(session, StepKind::Teardown, "teardown", statements).await?;
+        session.close().await;
+        Ok(())
+    }
+}
+
+/// Runs commands in order, stopping at the first error; gives the session back.
+async fn execute_all(mut session: Box<dyn Session>, commands: Vec<Command>) -> StepOutput {
+    let mut records = Vec::with_capacity(commands.len());
+    for command in commands {
+        let started = Instant::now();
+        let result = session.execute(&command).await;
+        let elapsed_ms = ms(started.elapsed());
+        let sql = command.text();
+        match result {
+            Ok(Ok(response)) => records.push(StatementRecord { sql, response: Some(response), error: None, failure: None, elapsed_ms }),
+            Ok(Err(error)) => {
+                records.push(StatementRecord { sql, response: None, error: Some(error), failure: None, elapsed_ms });
+                break;
+            }
+            Err(e) => {
+                records.push(StatementRecord { sql, response: None, error: None, failure: Some(e.to_string()), elapsed_ms });
+                return (session, records, Some(e));
+            }
+        }
+    }
+    (session, records, None)
+}
+
+/// A step's observation is its last statement's result.
+fn observation(statements: &[StatementRecord]) -> String {
+    match statements.last() {
+        None => "ok".into(),
+        Some(s) => match (&s.response, &s.error, &s.failure) {
+            (Some(r), _, _) => r.canonical(),
+            (_, Some(e), _) => format!("error:{}", e.class),
+            (_, _, Some(f)) => format!("failed: {f}"),
+            _ => "ok".into(),
+        },
+    }
+}
+
+fn outcome_text(r: &StepRecord) -> String {
+    match (r.blocked, r.cancelled) {
+        (true, true) => "blocked".into(),
+        (true, false) => format!("blocked, then {}", r.observation),
+        _ => r.observation.clone(),
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1_000_000.0).round() / 1000.0
+}

@@ -1,0 +1,9 @@
+//! Running cases: planning (probe × target), the per-case interpreter, concurrency.
+
+pub mod executor;
+pub mod interpreter;
+pub mod plan;
+
+pub use executor::{execute, run_one, Progress};
+pub use interpreter::{run_case, CaseRun, Timing};
+pub use plan::{plan, Case};

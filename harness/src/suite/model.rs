@@ -1,0 +1,218 @@
+//! What a suite says, after loading and validation.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::backend::Backend;
+use crate::version::{Version, VersionRange};
+
+/// One suite file: a behaviour area's probes.
+#[derive(Debug)]
+pub struct Suite {
+    pub path: PathBuf,
+    pub probes: Vec<Arc<Probe>>,
+}
+
+/// One question asked of a server.
+#[derive(Debug)]
+pub struct Probe {
+    pub id: String,
+    pub area: String,
+    pub asks: String,
+    pub claims: Vec<Claim>,
+    pub note: Option<String>,
+    pub setup: Sql,
+    pub teardown: Sql,
+    /// In declaration order; steps without a session run on the first.
+    pub sessions: Vec<SessionSpec>,
+    pub steps: Vec<Step>,
+    pub expect: Vec<Keyed<Expected>>,
+    pub not_applicable: Vec<Keyed<String>>,
+    /// Must not share its target with other cases (restarts, server-wide settings).
+    pub runs_alone: bool,
+    pub snippets: Arc<Snippets>,
+    pub file: PathBuf,
+    pub line: usize,
+}
+
+/// A documentation sentence the probe checks.
+#[derive(Debug, Clone, Serialize)]
+pub struct Claim {
+    /// The seed document's file name.
+    pub source: String,
+    pub section: String,
+    pub text: String,
+    /// What the claim says each backend does, in outcome form, where it says so.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub predicts: Vec<Keyed<Vec<String>>>,
+}
+
+/// SQL that may differ per dialect. Keys are backend names or `default`.
+#[derive(Debug, Clone, Default)]
+pub struct Sql {
+    pub by_dialect: BTreeMap<String, Vec<String>>,
+}
+
+impl Sql {
+    pub fn shared(statements: Vec<String>) -> Self {
+        Sql { by_dialect: BTreeMap::from([("default".to_string(), statements)]) }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_dialect.is_empty()
+    }
+
+    /// The statements for a backend: its own dialect, a related one, then `default`.
+    pub fn for_backend(&self, backend: Backend) -> Option<&[String]> {
+        backend
+            .dialects()
+            .iter()
+            .chain(std::iter::once(&"default"))
+            .find_map(|d| self.by_dialect.get(*d))
+            .map(Vec::as_slice)
+    }
+}
+
+/// Named per-dialect SQL fragments, written `{{name}}` inside SQL.
+pub type Snippets = BTreeMap<String, Sql>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Isolation {
+    ReadUncommitted,
+    ReadCommitted,
+    RepeatableRead,
+    Serializable,
+}
+
+impl Isolation {
+    pub const NAMES: &'static str = "read uncommitted, read committed, repeatable read, serializable";
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "read uncommitted" => Some(Isolation::ReadUncommitted),
+            "read committed" => Some(Isolation::ReadCommitted),
+            "repeatable read" => Some(Isolation::RepeatableRead),
+            "serializable" => Some(Isolation::Serializable),
+            _ => None,
+        }
+    }
+
+    pub fn sql_name(self) -> &'static str {
+        match self {
+            Isolation::ReadUncommitted => "READ UNCOMMITTED",
+            Isolation::ReadCommitted => "READ COMMITTED",
+            Isolation::RepeatableRead => "REPEATABLE READ",
+            Isolation::Serializable => "SERIALIZABLE",
+        }
+    }
+}
+
+/// A named connection and how it is set up after connecting.
+#[derive(Debug, Clone)]
+pub struct SessionSpec {
+    pub name: String,
+    pub isolation: Option<Isolation>,
+    /// Statements run right after connecting (sql_mode, PRAGMAs, collation).
+    pub init: Sql,
+}
+
+#[derive(Debug, Clone)]
+pub enum Action {
+    Sql(Sql),
+    /// Open a cursor (with SQL) or fetch more from it (without).
+    Cursor { name: String, sql: Option<Sql>, fetch: Option<u64> },
+    /// Restart the server (SQLite: close and reopen the database file).
+    Restart,
+}
+
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub session: String,
+    pub action: Action,
+    /// This step's observation is (part of) the probe's outcome.
+    pub outcome: bool,
+    pub line: usize,
+}
+
+/// Which targets an entry applies to: a backend and a version range.
+#[derive(Debug, Clone, Serialize)]
+pub struct Selector {
+    pub backend: Backend,
+    #[serde(skip)]
+    pub range: VersionRange,
+    /// As written in the file, e.g. `mysql>=8.0.1`.
+    pub text: String,
+}
+
+impl Selector {
+    pub fn matches(&self, backend: Backend, version: Option<&Version>) -> bool {
+        self.backend == backend && (self.range.is_any() || version.is_some_and(|v| self.range.contains(v)))
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Keyed<T> {
+    pub target: Selector,
+    pub value: T,
+}
+
+/// Picks the entry for a target: one with a version range beats a bare backend key.
+/// (The loader rejects overlapping ranges, so at most one ranged entry matches.)
+pub fn select<'a, T>(entries: &'a [Keyed<T>], backend: Backend, version: Option<&Version>) -> Option<&'a Keyed<T>> {
+    let mut matching = entries.iter().filter(|e| e.target.matches(backend, version));
+    let first = matching.next()?;
+    Some(if first.target.range.is_any() { matching.next().unwrap_or(first) } else { first })
+}
+
+/// An expected outcome and where the expectation comes from.
+#[derive(Debug, Clone, Serialize)]
+pub struct Expected {
+    pub outcome: Vec<String>,
+    /// `None` when the expectation was measured on a real server; otherwise the vendor
+    /// documentation it was taken from (for targets that cannot run here).
+    pub documented: Option<String>,
+}
+
+impl Probe {
+    pub fn expected_for(&self, backend: Backend, version: Option<&Version>) -> Option<&Keyed<Expected>> {
+        select(&self.expect, backend, version)
+    }
+
+    pub fn not_applicable_for(&self, backend: Backend, version: Option<&Version>) -> Option<&str> {
+        select(&self.not_applicable, backend, version).map(|k| k.value.as_str())
+    }
+
+    pub fn session(&self, name: &str) -> Option<&SessionSpec> {
+        self.sessions.iter().find(|s| s.name == name)
+    }
+}
+
+/// The outcome forms an expectation may take. Kept beside the model so the loader and
+/// the interpreter agree on one vocabulary.
+pub fn is_outcome_text(text: &str) -> Result<(), String> {
+    let text = text.strip_prefix("blocked, then ").unwrap_or(text);
+    if text == "ok" || text == "blocked" || text == "rows:none" {
+        return Ok(());
+    }
+    if let Some(n) = text.strip_prefix("affected:") {
+        return n.parse::<u64>().map(|_| ()).map_err(|_| format!("`{n}` is not a row count"));
+    }
+    if let Some(rows) = text.strip_prefix("rows:") {
+        return if rows.starts_with('(') && rows.ends_with(')') {
+            Ok(())
+        } else {
+            Err("rows are written rows:(v1,v2),(v3,v4) or rows:none".into())
+        };
+    }
+    if let Some(class) = text.strip_prefix("error:") {
+        return crate::driver::ErrorClass::parse(class).map(|_| ()).ok_or_else(|| {
+            let all: Vec<&str> = crate::driver::ErrorClass::ALL.iter().map(|c| c.name()).collect();
+            format!("unknown error class `{class}`; the classes are: {}", all.join(", "))
+        });
+    }
+    Err("an outcome: ok, affected:N, rows:(...), rows:none, error:<class>, blocked, or `blocked, then <outcome>`".into())
+}
