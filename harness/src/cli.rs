@@ -13,7 +13,7 @@ use crate::result::{CaseResult, RunResults, RunSettings, Verdict};
 use crate::run::{self, Progress, Timing};
 use crate::source::Diagnostics;
 use crate::suite::{self, Suite};
-use crate::target::{self, planned_id};
+use crate::target::planned_id;
 
 #[derive(Parser)]
 #[command(name = "dbcompat", version, about = "Measure how databases really behave, with declarative behaviour suites")]
@@ -193,20 +193,17 @@ fn run_command(matrix: &PathBuf, suites: &PathBuf, args: &RunArgs) -> ExitCode {
         }
     };
     let started_at = now();
-    let (targets, results) = runtime.block_on(async {
-        let launched = futures_util::future::join_all(specs.iter().map(|s| target::launch(s))).await;
-        for t in &launched {
+    let pool = Arc::new(run::TargetPool::new(specs.into_iter().cloned().collect(), timing));
+    let results = runtime.block_on(async {
+        for t in pool.launch_all().await {
             match &t.record.not_run {
                 Some(reason) => eprintln!("target {}: not run: {reason}", t.record.id),
                 None => eprintln!("target {}: ready ({})", t.record.id, t.record.launch),
             }
         }
-        let ids: Vec<String> = launched.iter().map(|t| t.record.id.clone()).collect();
-        let cases = run::plan(&s, &ids, &args.filters);
-        let launched = Arc::new(launched);
+        let cases = run::plan(&s, &pool.planned_ids(), &args.filters);
         let progress: Arc<dyn Progress> = Arc::new(ConsoleProgress::new());
-        let results = run::execute(cases, launched.clone(), timing, progress).await;
-        (launched, results)
+        run::execute(cases, pool.clone(), progress).await
     });
     let results = RunResults {
         schema_version: crate::result::SCHEMA_VERSION,
@@ -215,7 +212,7 @@ fn run_command(matrix: &PathBuf, suites: &PathBuf, args: &RunArgs) -> ExitCode {
         finished_at: now(),
         host: gethostname::gethostname().to_string_lossy().into_owned(),
         settings: RunSettings { blocking_window_ms: args.blocking_window_ms, step_timeout_ms: args.step_timeout_ms, filters: args.filters.clone() },
-        targets: targets.iter().map(|t| t.record.clone()).collect(),
+        targets: pool.records(),
         cases: results,
     };
     let path = args.out.join("results.json");

@@ -1,1 +1,100 @@
-fn main() {}
+//! Every (probe × target) case as a test: `cargo test -p dbcompat --test cases -- locking`.
+//!
+//! Trials are named `area::probe::target`. A target that cannot run makes its cases
+//! ignored, with the reason; a probe without an expectation for a target is ignored
+//! with what was observed. Neither ever counts as a pass.
+//!
+//! `DBCOMPAT_TARGETS` (comma-separated matrix names, or `all`) chooses the targets;
+//! by default every enabled target in `matrix.toml` is listed.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use dbcompat::matrix::Matrix;
+use dbcompat::result::{CaseResult, Verdict};
+use dbcompat::run::{plan, TargetPool, Timing};
+use dbcompat::suite;
+use libtest_mimic::{Arguments, Completion, Failed, Trial};
+
+fn main() {
+    let args = Arguments::from_args();
+    let root: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the crate sits in the workspace").into();
+    let matrix_path = std::env::var_os("DBCOMPAT_MATRIX").map(PathBuf::from).unwrap_or_else(|| root.join("matrix.toml"));
+    let loaded = (Matrix::load(&matrix_path), suite::load_dir(&root.join("suites")));
+    let (matrix, suites) = match loaded {
+        (Ok(m), Ok(s)) => (m, s),
+        (m, s) => {
+            // Invalid input is one failing trial that shows every diagnostic.
+            let mut text = String::new();
+            for d in [m.err(), s.err()].into_iter().flatten() {
+                text.push_str(&d.to_string());
+            }
+            let trial = Trial::test("suites::load", move || Err(Failed::from(text)));
+            libtest_mimic::run(&args, vec![trial]).exit();
+        }
+    };
+    let wanted = std::env::var("DBCOMPAT_TARGETS").unwrap_or_default();
+    let specs: Vec<_> = matrix
+        .targets
+        .iter()
+        .filter(|t| match wanted.as_str() {
+            "" | "all" => t.enabled,
+            list => list.split(',').any(|n| n.trim() == t.name),
+        })
+        .cloned()
+        .collect();
+
+    let runtime = Arc::new(tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime"));
+    let pool = Arc::new(TargetPool::new(specs, Timing::default()));
+    let trials = plan(&suites, &pool.planned_ids(), &[])
+        .into_iter()
+        .map(|case| {
+            let (runtime, pool) = (runtime.clone(), pool.clone());
+            Trial::ignorable_test(case.name.clone(), move || {
+                let result = runtime.block_on(pool.run(&case.probe, case.target));
+                completion(&result)
+            })
+        })
+        .collect();
+    let conclusion = libtest_mimic::run(&args, trials);
+    // Targets (and their containers) are dropped before the process exits.
+    drop(pool);
+    conclusion.exit();
+}
+
+fn completion(result: &CaseResult) -> Result<Completion, Failed> {
+    match &result.verdict {
+        Verdict::Pass => Ok(Completion::Completed),
+        Verdict::NoExpectation => Ok(Completion::ignored_with(format!(
+            "no expectation for {}; observed {}",
+            result.target,
+            result.outcome.as_deref().unwrap_or_default().join(" | ")
+        ))),
+        Verdict::NotApplicable { reason } => Ok(Completion::ignored_with(format!("not applicable: {reason}"))),
+        Verdict::NotRun { reason } => Ok(Completion::ignored_with(format!("not run: {reason}"))),
+        Verdict::Fail { expected, observed } => Err(Failed::from(format!(
+            "expected {}\nobserved {}\n{}",
+            expected.join(" | "),
+            observed.join(" | "),
+            transcript(result)
+        ))),
+        Verdict::Error { reason } => Err(Failed::from(format!("{reason}\n{}", transcript(result)))),
+    }
+}
+
+/// The steps as they happened, for the failure message.
+fn transcript(result: &CaseResult) -> String {
+    let mut out = String::from("transcript:\n");
+    for step in &result.transcript {
+        let blocked = match (step.blocked, step.cancelled, step.completed_after_step) {
+            (true, true, _) => " [blocked, cancelled]",
+            (true, false, Some(_)) => " [blocked, then completed]",
+            _ => "",
+        };
+        for s in &step.statements {
+            out.push_str(&format!("  {:>2} {:<8} {}\n", step.step, step.session, s.sql));
+        }
+        out.push_str(&format!("           -> {}{blocked}\n", step.observation));
+    }
+    out
+}

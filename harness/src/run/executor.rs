@@ -3,18 +3,82 @@
 
 use std::sync::Arc;
 
-use tokio::sync::{RwLock, Semaphore};
+use tokio::sync::{OnceCell, RwLock, Semaphore};
 use tokio::task::JoinSet;
 
 use super::interpreter::{run_case, Timing};
 use super::plan::Case;
-use crate::result::{judge, CaseResult, Verdict};
+use crate::matrix::TargetSpec;
+use crate::result::{judge, CaseResult, TargetRecord, Verdict};
 use crate::suite::Probe;
-use crate::target::Launched;
+use crate::target::{self, Launched};
 
 /// Told about each case as it finishes (terminal progress, log lines).
 pub trait Progress: Send + Sync {
     fn case_done(&self, result: &CaseResult, done: usize, total: usize);
+}
+
+/// One target of a run: started on first use, with the rules for sharing it.
+struct Slot {
+    spec: TargetSpec,
+    launched: OnceCell<Launched>,
+    /// Cases run side by side up to the target's job limit...
+    jobs: OnceCell<Semaphore>,
+    /// ...except `runs_alone` probes, which take the write side.
+    alone: RwLock<()>,
+}
+
+/// The targets of a run. `dbcompat run` and the `cargo test` runner both go through it,
+/// so both honour the same limits.
+pub struct TargetPool {
+    slots: Vec<Slot>,
+    timing: Timing,
+}
+
+impl TargetPool {
+    pub fn new(specs: Vec<TargetSpec>, timing: Timing) -> Self {
+        let slots = specs
+            .into_iter()
+            .map(|spec| Slot { spec, launched: OnceCell::new(), jobs: OnceCell::new(), alone: RwLock::new(()) })
+            .collect();
+        TargetPool { slots, timing }
+    }
+
+    /// Names cases use, known before anything starts.
+    pub fn planned_ids(&self) -> Vec<String> {
+        self.slots.iter().map(|s| target::planned_id(&s.spec)).collect()
+    }
+
+    /// Starts the target (once) and returns it, ready or not run.
+    pub async fn launch(&self, index: usize) -> &Launched {
+        let slot = &self.slots[index];
+        slot.launched.get_or_init(|| target::launch(&slot.spec)).await
+    }
+
+    /// Starts every target concurrently.
+    pub async fn launch_all(&self) -> Vec<&Launched> {
+        futures_util::future::join_all((0..self.slots.len()).map(|i| self.launch(i))).await
+    }
+
+    /// Records of the targets that were launched (in matrix order).
+    pub fn records(&self) -> Vec<TargetRecord> {
+        self.slots.iter().filter_map(|s| s.launched.get().map(|l| l.record.clone())).collect()
+    }
+
+    /// Runs one probe on one target, waiting for its turn on that target.
+    pub async fn run(&self, probe: &Probe, index: usize) -> CaseResult {
+        let launched = self.launch(index).await;
+        let slot = &self.slots[index];
+        let jobs = slot.jobs.get_or_init(|| async { Semaphore::new(launched.jobs.max(1)) }).await;
+        if probe.runs_alone {
+            let _only = slot.alone.write().await;
+            run_one(probe, launched, &self.timing).await
+        } else {
+            let _shared = slot.alone.read().await;
+            let _turn = jobs.acquire().await.expect("semaphores are never closed");
+            run_one(probe, launched, &self.timing).await
+        }
+    }
 }
 
 /// Runs one probe on one launched target and judges it. Not-run targets and
@@ -57,25 +121,14 @@ pub async fn run_one(probe: &Probe, launched: &Launched, timing: &Timing) -> Cas
 }
 
 /// Runs every case; results come back in plan order.
-pub async fn execute(cases: Vec<Case>, targets: Arc<Vec<Launched>>, timing: Timing, progress: Arc<dyn Progress>) -> Vec<CaseResult> {
+pub async fn execute(cases: Vec<Case>, pool: Arc<TargetPool>, progress: Arc<dyn Progress>) -> Vec<CaseResult> {
     let total = cases.len();
-    let limits: Vec<Arc<Semaphore>> = targets.iter().map(|t| Arc::new(Semaphore::new(t.jobs.max(1)))).collect();
-    let alone: Vec<Arc<RwLock<()>>> = targets.iter().map(|_| Arc::new(RwLock::new(()))).collect();
     let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut set = JoinSet::new();
     for (index, case) in cases.into_iter().enumerate() {
-        let (targets, progress, done) = (targets.clone(), progress.clone(), done.clone());
-        let (limit, alone) = (limits[case.target].clone(), alone[case.target].clone());
+        let (pool, progress, done) = (pool.clone(), progress.clone(), done.clone());
         set.spawn(async move {
-            let launched = &targets[case.target];
-            let result = if case.probe.runs_alone {
-                let _only = alone.write().await;
-                run_one(&case.probe, launched, &timing).await
-            } else {
-                let _shared = alone.read().await;
-                let _slot = limit.acquire().await.expect("semaphores are never closed");
-                run_one(&case.probe, launched, &timing).await
-            };
+            let result = pool.run(&case.probe, case.target).await;
             let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
             progress.case_done(&result, n, total);
             (index, result)

@@ -4,6 +4,6 @@ pub mod executor;
 pub mod interpreter;
 pub mod plan;
 
-pub use executor::{execute, run_one, Progress};
+pub use executor::{execute, run_one, Progress, TargetPool};
 pub use interpreter::{run_case, CaseRun, Timing};
 pub use plan::{plan, Case};
