@@ -189,13 +189,14 @@ fn read_probe(mut t: Table<'_, '_>, default_area: Option<&Located<String>>, snip
     let expect = t.get("expect").map(|v| read_expect(reader, v, outcome_count)).unwrap_or_default();
     let not_applicable = t.get("not_applicable").map(|v| read_not_applicable(reader, v)).unwrap_or_default();
     let runs_alone = t.bool("runs_alone").unwrap_or(false);
+    let head = t.span.start..t.span.start;
     t.finish();
 
     check_cursors(reader, &steps);
     let steps: Vec<Step> = steps.into_iter().map(|(s, _)| s).collect();
     if steps.iter().any(|s| matches!(s.action, Action::Restart)) && !runs_alone {
         reader.error(
-            0..0,
+            head,
             format!("probe `{}` restarts the server but is not marked runs_alone", id.as_ref().map_or("", |i| &i.value)),
             Some("runs_alone = true on a probe with a restart step".into()),
         );

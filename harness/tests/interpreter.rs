@@ -1,0 +1,218 @@
+//! The interpreter against a scripted fake target, so that blocking, timeouts,
+//! cancellation and broken connections can be made to happen on cue.
+//!
+//! The fake's "SQL" is a tiny script: `ok`, `rows N`, `sleep MS`, `hang` (runs until
+//! cancelled), `stuck` (ignores cancellation), `fail` (a unique violation), `drop` (the
+//! connection is lost).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use dbcompat::backend::Backend;
+use dbcompat::driver::{Canceller, Command, DbError, ErrorClass, Response, Session, SessionError, StatementResult};
+use dbcompat::run::{run_case, Timing};
+use dbcompat::source::SourceFile;
+use dbcompat::suite::{parse, Probe};
+use dbcompat::target::{Namespace, Target};
+use dbcompat::version::Version;
+use tokio::sync::Notify;
+
+struct Fake {
+    version: Version,
+}
+
+struct FakeSession {
+    cancel: Arc<Notify>,
+}
+
+struct Cancel(Arc<Notify>);
+
+impl Canceller for Cancel {
+    fn cancel(&self) {
+        self.0.notify_one();
+    }
+}
+
+#[async_trait]
+impl Session for FakeSession {
+    async fn execute(&mut self, command: &Command) -> Result<StatementResult, SessionError> {
+        let Command::Sql(sql) = command else { return Err(SessionError::Unsupported("no cursors".into())) };
+        let (verb, arg) = sql.split_once(' ').unwrap_or((sql.as_str(), ""));
+        match verb {
+            "ok" => Ok(Ok(Response::Affected { count: 0 })),
+            "rows" => Ok(Ok(Response::Rows { columns: vec!["n".into()], rows: vec![vec![arg.to_string()]] })),
+            "sleep" => {
+                tokio::time::sleep(Duration::from_millis(arg.parse().unwrap())).await;
+                Ok(Ok(Response::Affected { count: 0 }))
+            }
+            "hang" => {
+                self.cancel.notified().await;
+                Ok(Err(DbError { class: ErrorClass::QueryCanceled, code: "57014".into(), message: "canceled".into() }))
+            }
+            "stuck" => {
+                std::future::pending::<()>().await;
+                unreachable!()
+            }
+            "fail" => Ok(Err(DbError { class: ErrorClass::UniqueViolation, code: "23505".into(), message: "dup".into() })),
+            "drop" => Err(SessionError::ConnectionLost("server closed the connection".into())),
+            other => panic!("unknown fake statement {other}"),
+        }
+    }
+
+    fn canceller(&self) -> Box<dyn Canceller> {
+        Box::new(Cancel(self.cancel.clone()))
+    }
+
+    async fn close(self: Box<Self>) {}
+}
+
+#[async_trait]
+impl Target for Fake {
+    fn backend(&self) -> Backend {
+        Backend::Postgres
+    }
+    fn version(&self) -> &Version {
+        &self.version
+    }
+    async fn create_namespace(&self, hint: &str) -> Result<Namespace, String> {
+        Ok(Namespace { name: hint.into(), location: hint.into() })
+    }
+    async fn connect(&self, _: &Namespace) -> Result<Box<dyn Session>, String> {
+        Ok(Box::new(FakeSession { cancel: Arc::new(Notify::new()) }))
+    }
+    async fn restart(&self) -> Result<String, String> {
+        Ok("restarted".into())
+    }
+    async fn drop_namespace(&self, _: &Namespace) {}
+}
+
+fn probe(body: &str) -> Arc<Probe> {
+    let text = format!("[[probe]]\nid = \"p\"\narea = \"test\"\nasks = \"?\"\nsessions.a = {{}}\nsessions.b = {{}}\n{body}");
+    let (suite, diags) = parse(&SourceFile::new("fake.toml", text));
+    assert!(diags.is_empty(), "{diags}");
+    suite.probes[0].clone()
+}
+
+fn timing() -> Timing {
+    Timing { blocking_window: Duration::from_millis(100), step_timeout: Duration::from_millis(800), restart_timeout: Duration::from_secs(1) }
+}
+
+async fn run(body: &str) -> (dbcompat::run::CaseRun, Duration) {
+    let target = Fake { version: Version::parse("17.2").unwrap() };
+    let started = Instant::now();
+    let run = run_case(&probe(body), &target, &timing()).await;
+    (run, started.elapsed())
+}
+
+#[tokio::test]
+async fn a_slow_step_is_blocked_and_completes_after_a_later_step() {
+    let (run, _) = run(
+        r#"
+[[probe.step]]
+session = "a"
+sql = "sleep 250"
+outcome = true
+[[probe.step]]
+session = "b"
+sql = "sleep 120"
+[[probe.step]]
+session = "b"
+sql = "rows 7"
+outcome = true
+"#,
+    )
+    .await;
+    assert_eq!(run.outcome.unwrap(), vec!["blocked, then ok".to_string(), "rows:(7)".to_string()]);
+    let first = &run.transcript.iter().find(|r| r.step == 1).unwrap();
+    assert!(first.blocked && !first.cancelled);
+    assert_eq!(first.completed_after_step, Some(2), "seen to finish while step 2 ran");
+}
+
+#[tokio::test]
+async fn a_fast_step_is_not_blocked() {
+    let (run, _) = run("[[probe.step]]\nsql = \"sleep 10\"\n").await;
+    assert_eq!(run.outcome.unwrap(), vec!["ok"]);
+    assert!(!run.transcript[0].blocked);
+}
+
+#[tokio::test]
+async fn a_step_blocked_at_the_end_is_cancelled() {
+    let (run, elapsed) = run(
+        r#"
+[[probe.step]]
+session = "a"
+sql = "hang"
+outcome = true
+[[probe.step]]
+session = "b"
+sql = "ok"
+"#,
+    )
+    .await;
+    assert_eq!(run.outcome.unwrap(), vec!["blocked"]);
+    let hung = run.transcript.iter().find(|r| r.step == 1).unwrap();
+    assert!(hung.blocked && hung.cancelled);
+    assert!(elapsed < Duration::from_secs(2), "took {elapsed:?}");
+}
+
+#[tokio::test]
+async fn a_statement_that_ignores_cancellation_does_not_hang_the_case() {
+    let (run, elapsed) = run("[[probe.step]]\nsql = \"stuck\"\n").await;
+    assert_eq!(run.outcome.unwrap(), vec!["blocked"]);
+    assert!(elapsed < Duration::from_secs(3), "took {elapsed:?}");
+}
+
+#[tokio::test]
+async fn a_session_still_blocked_when_needed_again_waits_at_most_the_step_timeout() {
+    let (run, elapsed) = run(
+        r#"
+[[probe.step]]
+session = "a"
+sql = "hang"
+[[probe.step]]
+session = "a"
+sql = "rows 1"
+outcome = true
+"#,
+    )
+    .await;
+    // The hung step is cancelled after the step timeout; its session then goes on.
+    assert_eq!(run.outcome.unwrap(), vec!["rows:(1)"]);
+    assert!(run.transcript.iter().any(|r| r.step == 1 && r.cancelled));
+    assert!(elapsed >= Duration::from_millis(800) && elapsed < Duration::from_secs(3), "took {elapsed:?}");
+}
+
+#[tokio::test]
+async fn a_server_error_is_an_observation_and_stops_the_step() {
+    let (run, _) = run("[[probe.step]]\nsql = [\"fail\", \"rows 1\"]\n").await;
+    assert_eq!(run.outcome.unwrap(), vec!["error:unique_violation"]);
+    assert_eq!(run.transcript[0].statements.len(), 1, "statements after the error do not run");
+}
+
+#[tokio::test]
+async fn a_lost_connection_is_an_error_not_an_outcome() {
+    let (run, _) = run("[[probe.step]]\nsql = \"drop\"\n").await;
+    let reason = run.outcome.unwrap_err();
+    assert!(reason.contains("connection lost"), "{reason}");
+}
+
+#[tokio::test]
+async fn a_failing_setup_is_an_error_naming_the_statement() {
+    let (run, _) = run("setup = [\"ok\", \"fail\"]\n[[probe.step]]\nsql = \"ok\"\n").await;
+    let reason = run.outcome.unwrap_err();
+    assert!(reason.contains("`fail` failed: unique_violation"), "{reason}");
+}
+
+#[tokio::test]
+async fn sql_for_another_dialect_only_is_an_error() {
+    let (run, _) = run("[[probe.step]]\nsql.sqlite = \"ok\"\n").await;
+    assert!(run.outcome.unwrap_err().contains("no SQL for postgres"));
+}
+
+#[tokio::test]
+async fn a_restart_reconnects_every_session() {
+    let (run, _) = run("runs_alone = true\n[[probe.step]]\nrestart = true\n[[probe.step]]\nsession = \"b\"\nsql = \"rows 2\"\n").await;
+    assert_eq!(run.outcome.unwrap(), vec!["rows:(2)"]);
+    assert!(run.transcript.iter().any(|r| r.kind == dbcompat::result::StepKind::Restart));
+}
