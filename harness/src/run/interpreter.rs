@@ -265,7 +265,10 @@ impl Case<'_> {
         };
         self.sessions.insert(session_name.to_string(), Slot::Busy);
         let canceller = session.canceller();
-        let mut handle = tokio::spawn(execute_all(session, commands));
+        // The step runs on this task for the blocking window; only a step that blocks
+        // is moved to a task of its own (most steps finish well inside the window, and
+        // a spawn per step would cost more than the statement).
+        let mut step = Box::pin(execute_all(session, commands));
         self.transcript.push(StepRecord {
             step: number,
             kind,
@@ -278,10 +281,11 @@ impl Case<'_> {
             elapsed_ms: 0.0,
         });
         let record = self.transcript.len() - 1;
-        match tokio::time::timeout(self.timing.blocking_window, &mut handle).await {
-            Ok(joined) => self.complete(record, session_name, joined, None),
+        match tokio::time::timeout(self.timing.blocking_window, &mut step).await {
+            Ok(output) => self.complete(record, session_name, Ok(output), None),
             Err(_) => {
                 self.transcript[record].blocked = true;
+                let handle = tokio::spawn(step);
                 self.pending.push(Pending { record, session: session_name.to_string(), handle, canceller });
                 Ok(())
             }
