@@ -94,3 +94,19 @@ fn truncated_files_never_panic() {
         }
     }
 }
+
+/// The complete example in `suites/README.md` is a valid suite.
+#[test]
+fn the_documented_example_loads() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let readme = std::fs::read_to_string(root.join("suites/README.md")).unwrap();
+    let start = readme.find("```toml\n").expect("a toml example") + "```toml\n".len();
+    let end = start + readme[start..].find("```").unwrap();
+    let (suite, diags) = suite::parse(&SourceFile::new("suites/README.md", readme[start..end].to_string()));
+    assert!(diags.is_empty(), "{diags}");
+    let probe = &suite.probes[0];
+    assert_eq!(probe.sessions.len(), 2);
+    assert_eq!(probe.steps.len(), 3);
+    assert_eq!(probe.expect.len(), 5);
+    assert!(probe.expect.iter().any(|e| e.value.documented.is_some()));
+}
