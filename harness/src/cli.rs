@@ -213,6 +213,7 @@ fn run_command(matrix: &PathBuf, suites: &PathBuf, args: &RunArgs) -> ExitCode {
         host: gethostname::gethostname().to_string_lossy().into_owned(),
         settings: RunSettings { blocking_window_ms: args.blocking_window_ms, step_timeout_ms: args.step_timeout_ms, filters: args.filters.clone() },
         targets: pool.records(),
+        probes: s.iter().flat_map(|x| &x.probes).filter(|p| results.iter().any(|c| c.probe == p.id)).map(|p| crate::result::ProbeRecord::from_probe(p)).collect(),
         cases: results,
     };
     let path = args.out.join("results.json");

@@ -4,6 +4,7 @@
 //! merges, diffs): it carries a schema version and everything needed to judge a case
 //! again without a server.
 
+pub mod probe;
 pub mod verdict;
 
 use std::path::Path;
@@ -12,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::driver::{DbError, Response};
 
+pub use probe::{ClaimCheck, ClaimRecord, ProbeRecord};
 pub use verdict::{judge, Verdict};
 
 /// Bumped whenever a field changes meaning or is removed.
@@ -26,6 +28,8 @@ pub struct RunResults {
     pub host: String,
     pub settings: RunSettings,
     pub targets: Vec<TargetRecord>,
+    /// What every probe in the run asks and claims, so reports need no suite files.
+    pub probes: Vec<ProbeRecord>,
     pub cases: Vec<CaseResult>,
 }
 
@@ -64,6 +68,9 @@ pub struct CaseResult {
     pub expectation_key: Option<String>,
     /// Set when the expectation comes from vendor documentation, not a measurement.
     pub expectation_documented: Option<String>,
+    /// For each documentation claim that predicts this target's outcome: did it hold?
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub claims: Vec<ClaimCheck>,
     pub transcript: Vec<StepRecord>,
     pub duration_ms: f64,
 }

@@ -95,6 +95,7 @@ pub async fn run_one(probe: &Probe, launched: &Launched, timing: &Timing) -> Cas
         expected: None,
         expectation_key: None,
         expectation_documented: None,
+        claims: Vec::new(),
         transcript: Vec::new(),
         duration_ms: 0.0,
     };
@@ -114,6 +115,9 @@ pub async fn run_one(probe: &Probe, launched: &Launched, timing: &Timing) -> Cas
     }
     let run = run_case(probe, target.as_ref(), timing).await;
     result.verdict = judge(probe, backend, Some(version), &run.outcome);
+    if let Ok(outcome) = &run.outcome {
+        result.claims = crate::result::probe::check_claims(probe, backend, Some(version), outcome);
+    }
     result.outcome = run.outcome.ok();
     result.transcript = run.transcript;
     result.duration_ms = run.duration.as_secs_f64() * 1000.0;

@@ -11,7 +11,6 @@ use super::model::*;
 use crate::backend::{is_dialect_key, Backend};
 use crate::source::reader::{Located, Reader, Table, Value};
 use crate::source::{Diagnostic, Diagnostics, SourceFile};
-use crate::version::VersionRange;
 
 /// Placeholders the interpreter fills in itself.
 pub const BUILTIN_PLACEHOLDERS: &[&str] = &["namespace"];
@@ -321,29 +320,18 @@ fn check_cursors(reader: &Reader<'_>, steps: &[(Step, Option<Located<String>>)])
 }
 
 fn read_selector(reader: &Reader<'_>, key: &Located<String>) -> Option<Selector> {
-    let text = key.value.trim();
-    let split = text.find(['<', '>', '=']).unwrap_or(text.len());
-    let (name, range_text) = text.split_at(split);
-    let Ok(backend) = name.trim().parse::<Backend>() else {
-        reader.error(
-            key.span.clone(),
-            format!("unknown backend `{}` in `{text}`", name.trim()),
-            Some(format!("a backend ({}) optionally followed by a version range, e.g. mysql>=8.0.1", Backend::names())),
-        );
-        return None;
-    };
-    let range = if range_text.is_empty() {
-        VersionRange::any()
-    } else {
-        match VersionRange::parse(range_text) {
-            Ok(r) => r,
-            Err(e) => {
-                reader.error(key.span.clone(), format!("invalid version range in `{text}`: {e}"), Some("a range like >=10.3,<10.6".into()));
-                return None;
-            }
+    match Selector::parse(&key.value) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            let expected = if e.starts_with("unknown backend") {
+                format!("a backend ({}) optionally followed by a version range, e.g. mysql>=8.0.1", Backend::names())
+            } else {
+                "a range like >=10.3,<10.6".to_string()
+            };
+            reader.error(key.span.clone(), e, Some(expected));
+            None
         }
-    };
-    Some(Selector { backend, range, text: text.to_string() })
+    }
 }
 
 /// Ranged keys of one backend must not overlap, so a target matches at most one.

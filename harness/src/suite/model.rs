@@ -149,6 +149,20 @@ pub struct Selector {
 }
 
 impl Selector {
+    /// Parses `backend` or `backend<range>`, e.g. `mysql>=8.0.1`, `mariadb>=10.3,<10.6`.
+    pub fn parse(text: &str) -> Result<Selector, String> {
+        let text = text.trim();
+        let split = text.find(['<', '>', '=']).unwrap_or(text.len());
+        let (name, range_text) = text.split_at(split);
+        let backend = name.trim().parse::<Backend>().map_err(|_| format!("unknown backend `{}` in `{text}`", name.trim()))?;
+        let range = if range_text.is_empty() {
+            VersionRange::any()
+        } else {
+            VersionRange::parse(range_text).map_err(|e| format!("invalid version range in `{text}`: {e}"))?
+        };
+        Ok(Selector { backend, range, text: text.to_string() })
+    }
+
     pub fn matches(&self, backend: Backend, version: Option<&Version>) -> bool {
         self.backend == backend && (self.range.is_any() || version.is_some_and(|v| self.range.contains(v)))
     }

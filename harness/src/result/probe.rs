@@ -1,0 +1,109 @@
+//! Probe definitions and claim checks as recorded in the results file.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::backend::Backend;
+use crate::suite::{Action, Probe, Sql};
+use crate::version::Version;
+
+/// A probe as the results file records it: enough to render its page without the suite.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProbeRecord {
+    pub id: String,
+    pub area: String,
+    pub asks: String,
+    pub note: Option<String>,
+    /// `suites/locking.toml:12`
+    pub defined_at: String,
+    pub claims: Vec<ClaimRecord>,
+    /// Setup SQL by dialect key (`default`, `mysql`, ...).
+    pub setup: BTreeMap<String, Vec<String>>,
+    pub steps: Vec<StepSpec>,
+    /// Expected outcomes by target selector (`mysql>=8.0.1`).
+    pub expect: BTreeMap<String, Vec<String>>,
+    pub not_applicable: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StepSpec {
+    pub session: String,
+    /// `sql`, `cursor NAME`, `fetch NAME` or `restart`.
+    pub action: String,
+    pub sql: BTreeMap<String, Vec<String>>,
+    pub outcome: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClaimRecord {
+    pub source: String,
+    pub section: String,
+    pub text: String,
+    /// What the document says each target does, by selector.
+    pub predicts: BTreeMap<String, Vec<String>>,
+}
+
+/// Whether a claim's prediction held on a target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClaimCheck {
+    /// Index into the probe's claims.
+    pub claim: usize,
+    pub selector: String,
+    pub predicted: Vec<String>,
+    pub holds: bool,
+}
+
+fn sql_map(sql: &Sql) -> BTreeMap<String, Vec<String>> {
+    sql.by_dialect.clone()
+}
+
+impl ProbeRecord {
+    pub fn from_probe(p: &Probe) -> Self {
+        ProbeRecord {
+            id: p.id.clone(),
+            area: p.area.clone(),
+            asks: p.asks.clone(),
+            note: p.note.clone(),
+            defined_at: format!("{}:{}", p.file.display(), p.line),
+            claims: p
+                .claims
+                .iter()
+                .map(|c| ClaimRecord {
+                    source: c.source.clone(),
+                    section: c.section.clone(),
+                    text: c.text.clone(),
+                    predicts: c.predicts.iter().map(|k| (k.target.text.clone(), k.value.clone())).collect(),
+                })
+                .collect(),
+            setup: sql_map(&p.setup),
+            steps: p
+                .steps
+                .iter()
+                .map(|s| {
+                    let (action, sql) = match &s.action {
+                        Action::Sql(sql) => ("sql".to_string(), sql_map(sql)),
+                        Action::Cursor { name, sql: Some(sql), .. } => (format!("cursor {name}"), sql_map(sql)),
+                        Action::Cursor { name, sql: None, .. } => (format!("fetch {name}"), BTreeMap::new()),
+                        Action::Restart => ("restart".to_string(), BTreeMap::new()),
+                    };
+                    StepSpec { session: s.session.clone(), action, sql, outcome: s.outcome }
+                })
+                .collect(),
+            expect: p.expect.iter().map(|k| (k.target.text.clone(), k.value.outcome.clone())).collect(),
+            not_applicable: p.not_applicable.iter().map(|k| (k.target.text.clone(), k.value.clone())).collect(),
+        }
+    }
+}
+
+/// Checks every claim that predicts an outcome for this target against what happened.
+pub fn check_claims(p: &Probe, backend: Backend, version: Option<&Version>, outcome: &[String]) -> Vec<ClaimCheck> {
+    p.claims
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| {
+            let k = crate::suite::select(&c.predicts, backend, version)?;
+            Some(ClaimCheck { claim: i, selector: k.target.text.clone(), predicted: k.value.clone(), holds: k.value == outcome })
+        })
+        .collect()
+}
