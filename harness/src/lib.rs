@@ -11,6 +11,7 @@ pub mod driver;
 pub mod source;
 pub mod version;
 pub mod suite;
+pub mod report;
 pub mod result;
 pub mod target;
 pub mod run;

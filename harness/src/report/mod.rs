@@ -1,0 +1,1 @@
+//! Reports rendered from a results file: the HTML matrix and pages, Markdown, JUnit.
