@@ -45,7 +45,8 @@ enum Commands {
 struct RunArgs {
     /// Only cases whose name (`area::probe::target`) contains one of these.
     filters: Vec<String>,
-    /// Targets to run, by matrix name (repeatable). Default: the matrix's default targets.
+    /// Targets to run, by matrix name, or BACKEND=URL for a server that already runs
+    /// (repeatable). Default: the matrix's default targets.
     #[arg(short, long = "target")]
     targets: Vec<String>,
     /// Run every enabled target in the matrix.
@@ -149,18 +150,21 @@ fn list(matrix: &PathBuf, suites: &PathBuf, what: ListWhat) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn choose_targets<'m>(m: &'m Matrix, args: &RunArgs) -> Result<Vec<&'m TargetSpec>, String> {
+fn choose_targets(m: &Matrix, args: &RunArgs) -> Result<Vec<TargetSpec>, String> {
     if args.all_targets {
-        return Ok(m.targets.iter().filter(|t| t.enabled).collect());
+        return Ok(m.targets.iter().filter(|t| t.enabled).cloned().collect());
     }
     if args.targets.is_empty() {
-        let defaults: Vec<&TargetSpec> = m.targets.iter().filter(|t| t.default && t.enabled).collect();
+        let defaults: Vec<TargetSpec> = m.targets.iter().filter(|t| t.default && t.enabled).cloned().collect();
         return if defaults.is_empty() { Err(format!("{} marks no target as default; name one with --target", m.path.display())) } else { Ok(defaults) };
     }
     args.targets
         .iter()
         .map(|name| {
-            m.find(name).ok_or_else(|| {
+            if name.contains("://") {
+                return TargetSpec::from_url_argument(name);
+            }
+            m.find(name).cloned().ok_or_else(|| {
                 let names: Vec<&str> = m.targets.iter().map(|t| t.name.as_str()).collect();
                 format!("no target `{name}` in {}; the targets are: {}", m.path.display(), names.join(", "))
             })
@@ -193,7 +197,7 @@ fn run_command(matrix: &PathBuf, suites: &PathBuf, args: &RunArgs) -> ExitCode {
         }
     };
     let started_at = now();
-    let pool = Arc::new(run::TargetPool::new(specs.into_iter().cloned().collect(), timing));
+    let pool = Arc::new(run::TargetPool::new(specs, timing));
     let results = runtime.block_on(async {
         for t in pool.launch_all().await {
             match &t.record.not_run {
@@ -203,7 +207,9 @@ fn run_command(matrix: &PathBuf, suites: &PathBuf, args: &RunArgs) -> ExitCode {
         }
         let cases = run::plan(&s, &pool.planned_ids(), &args.filters);
         let progress: Arc<dyn Progress> = Arc::new(ConsoleProgress::new());
-        run::execute(cases, pool.clone(), progress).await
+        let results = run::execute(cases, pool.clone(), progress).await;
+        pool.shut_down().await;
+        results
     });
     let results = RunResults {
         schema_version: crate::result::SCHEMA_VERSION,

@@ -57,8 +57,8 @@ fn main() {
         })
         .collect();
     let conclusion = libtest_mimic::run(&args, trials);
-    // Targets (and their containers) are dropped before the process exits.
-    drop(pool);
+    // Containers started for the trials are removed before the process exits.
+    runtime.block_on(pool.shut_down());
     conclusion.exit();
 }
 

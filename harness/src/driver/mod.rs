@@ -8,7 +8,10 @@
 
 pub mod dialect;
 pub mod error;
+pub mod mysql;
+pub mod postgres;
 pub mod sqlite;
+pub mod text_rows;
 
 use std::fmt::Write as _;
 

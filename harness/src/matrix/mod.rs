@@ -29,9 +29,34 @@ pub enum Launch {
     /// In process (SQLite).
     Embedded,
     Container { image: String, tag: String, startup_timeout_s: u64, args: Vec<String> },
-    /// A server that already runs; the URL comes from an environment variable so that
-    /// passwords stay out of files.
-    External { url_env: String },
+    /// A server that already runs. In a matrix file the URL comes from an environment
+    /// variable, so that passwords stay out of files; on the command line it is given.
+    External { url: UrlSource },
+}
+
+#[derive(Clone)]
+pub enum UrlSource {
+    Env(String),
+    Given(String),
+}
+
+impl UrlSource {
+    pub fn resolve(&self) -> Result<String, String> {
+        match self {
+            UrlSource::Env(var) => std::env::var(var).map_err(|_| format!("the environment variable {var} is not set")),
+            UrlSource::Given(url) => Ok(url.clone()),
+        }
+    }
+}
+
+/// Never shows a given URL's password, not even in debug output.
+impl std::fmt::Debug for UrlSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            UrlSource::Env(var) => write!(f, "${var}"),
+            UrlSource::Given(url) => f.write_str(&crate::target::external::redact(url)),
+        }
+    }
 }
 
 impl Launch {
@@ -39,8 +64,25 @@ impl Launch {
         match self {
             Launch::Embedded => "embedded".into(),
             Launch::Container { image, tag, .. } => format!("container {image}:{tag}"),
-            Launch::External { url_env } => format!("external (${url_env})"),
+            Launch::External { url } => format!("external {url:?}"),
         }
+    }
+}
+
+impl TargetSpec {
+    /// `--target postgres=postgres://user:pass@host/db`: an external target from the
+    /// command line, named after its backend.
+    pub fn from_url_argument(arg: &str) -> Result<TargetSpec, String> {
+        let (backend, url) = arg.split_once('=').ok_or("expected BACKEND=URL")?;
+        let backend: Backend = backend.trim().parse()?;
+        Ok(TargetSpec {
+            name: format!("{backend}-external"),
+            backend,
+            launch: Launch::External { url: UrlSource::Given(url.trim().to_string()) },
+            default: false,
+            enabled: true,
+            line: 0,
+        })
     }
 }
 
@@ -123,7 +165,7 @@ fn read_target(mut t: Table<'_, '_>) -> Option<TargetSpec> {
             }
         },
         Some("external") => match url_env {
-            Some(u) => Some(Launch::External { url_env: u.value }),
+            Some(u) => Some(Launch::External { url: UrlSource::Env(u.value) }),
             None => {
                 t.missing("url_env", "the environment variable holding the server's URL");
                 None

@@ -65,6 +65,12 @@ impl TargetPool {
         self.slots.iter().filter_map(|s| s.launched.get().map(|l| l.record.clone())).collect()
     }
 
+    /// Shuts down every target that was started (removing its container).
+    pub async fn shut_down(&self) {
+        let all = self.slots.iter().filter_map(|s| s.launched.get()).filter_map(|l| l.target.clone());
+        futures_util::future::join_all(all.map(|t| async move { t.shut_down().await })).await;
+    }
+
     /// Runs one probe on one target, waiting for its turn on that target.
     pub async fn run(&self, probe: &Probe, index: usize) -> CaseResult {
         let launched = self.launch(index).await;

@@ -5,7 +5,10 @@
 //! them. How the server came to be (in process, container, given URL) is the target's
 //! business; the interpreter only sees this trait.
 
+pub mod container;
 pub mod embedded;
+pub mod external;
+pub mod server;
 
 use async_trait::async_trait;
 
@@ -37,9 +40,13 @@ pub trait Target: Send + Sync {
 
     /// Removes a namespace; failures are not the case's concern.
     async fn drop_namespace(&self, namespace: &Namespace);
+
+    /// Releases what the target started (its container). Called once, at the end.
+    async fn shut_down(&self) {}
 }
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crate::matrix::{Launch, TargetSpec};
 use crate::result::TargetRecord;
@@ -65,27 +72,62 @@ pub fn planned_id(spec: &TargetSpec) -> String {
 /// with the reason.
 pub async fn launch(spec: &TargetSpec) -> Launched {
     let id = planned_id(spec);
-    let not_run = |reason: String| Launched {
-        record: TargetRecord { id: id.clone(), backend: spec.backend, server_version: None, launch: spec.launch.describe(), not_run: Some(reason) },
-        target: None,
-        jobs: 1,
+    let record = |server_version: Option<String>, not_run: Option<String>| TargetRecord {
+        id: id.clone(),
+        backend: spec.backend,
+        server_version,
+        launch: spec.launch.describe(),
+        not_run,
     };
-    match &spec.launch {
-        Launch::Embedded => match embedded::EmbeddedSqlite::start() {
-            Ok(t) => Launched {
-                record: TargetRecord {
-                    id: id.clone(),
-                    backend: spec.backend,
-                    server_version: Some(t.version().to_string()),
-                    launch: spec.launch.describe(),
-                    not_run: None,
-                },
-                target: Some(Arc::new(t)),
-                jobs: 4,
-            },
-            Err(e) => not_run(e),
-        },
-        Launch::Container { .. } => not_run("container targets are not supported by this build yet".into()),
-        Launch::External { .. } => not_run("external targets are not supported by this build yet".into()),
+    let started: Result<(Arc<dyn Target>, String), String> = match &spec.launch {
+        Launch::Embedded => embedded::EmbeddedSqlite::start().map(|t| {
+            let v = t.version().to_string();
+            (Arc::new(t) as Arc<dyn Target>, v)
+        }),
+        Launch::Container { image, tag, startup_timeout_s, args } => {
+            start_container(spec.backend, image, tag, args, Duration::from_secs(*startup_timeout_s)).await
+        }
+        Launch::External { url } => start_external(spec.backend, url).await,
+    };
+    match started {
+        Ok((target, version)) => Launched { record: record(Some(version), None), target: Some(target), jobs: 4 },
+        Err(reason) => Launched { record: record(None, Some(reason)), target: None, jobs: 1 },
     }
+}
+
+fn driver_missing(backend: Backend) -> Option<String> {
+    (backend == Backend::Oracle).then(|| "the Oracle driver is not built into this dbcompat".to_string())
+}
+
+async fn start_container(backend: Backend, image: &str, tag: &str, args: &[String], timeout: Duration) -> Result<(Arc<dyn Target>, String), String> {
+    if let Some(reason) = driver_missing(backend) {
+        return Err(reason);
+    }
+    container::engine_available().await?;
+    let deadline = Instant::now() + timeout;
+    let (c, host, port, user) = container::Container::start(backend, image, tag, args, timeout).await?;
+    let endpoint = server::Endpoint { host, port, user: user.into(), password: container::PASSWORD.into(), database: None };
+    if let Err(e) = server::wait_ready(&endpoint, backend, deadline).await {
+        let e = format!("{e}; the server's last log lines:\n{}", c.log_tail(15).await);
+        c.remove().await;
+        return Err(e);
+    }
+    match server::ServerTarget::new(backend, endpoint, Some(c), timeout).await {
+        Ok(t) => {
+            let v = t.version_text.clone();
+            Ok((Arc::new(t), v))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+async fn start_external(backend: Backend, url: &crate::matrix::UrlSource) -> Result<(Arc<dyn Target>, String), String> {
+    if let Some(reason) = driver_missing(backend) {
+        return Err(reason);
+    }
+    let endpoint = external::parse_url(backend, &url.resolve()?)?;
+    server::wait_ready(&endpoint, backend, Instant::now() + Duration::from_secs(30)).await?;
+    let t = server::ServerTarget::new(backend, endpoint, None, Duration::from_secs(30)).await?;
+    let v = t.version_text.clone();
+    Ok((Arc::new(t), v))
 }

@@ -1,0 +1,120 @@
+//! MySQL and MariaDB sessions through sqlx, with the text protocol (as mysqlclient and
+//! Connector/Python send statements by default).
+//!
+//! The protocol cannot run a statement while another's result is still being read on
+//! the same connection, so same-connection cursors are not supported here.
+
+use async_trait::async_trait;
+use futures_util::TryStreamExt;
+use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlDatabaseError};
+use sqlx::{AssertSqlSafe, Column, ConnectOptions, Either, Row, TypeInfo};
+
+use super::error::mysql_class;
+use super::text_rows::{expects_rows, render, ColumnKind};
+use super::{Canceller, Command, DbError, Response, Session, SessionError, StatementResult};
+
+pub struct MySqlSession {
+    conn: MySqlConnection,
+    id: u64,
+    admin: MySqlConnectOptions,
+}
+
+impl MySqlSession {
+    pub async fn connect(options: &MySqlConnectOptions, admin: MySqlConnectOptions) -> Result<Self, String> {
+        let mut conn = options.connect().await.map_err(|e| e.to_string())?;
+        let id: u64 = sqlx::query_scalar("SELECT CONNECTION_ID()").fetch_one(&mut conn).await.map_err(|e| e.to_string())?;
+        Ok(MySqlSession { conn, id, admin })
+    }
+}
+
+struct KillQuery {
+    admin: MySqlConnectOptions,
+    id: u64,
+}
+
+impl Canceller for KillQuery {
+    fn cancel(&self) {
+        let (admin, id) = (self.admin.clone(), self.id);
+        tokio::spawn(async move {
+            if let Ok(mut c) = admin.connect().await {
+                let _ = sqlx::raw_sql(AssertSqlSafe(format!("KILL QUERY {id}"))).execute(&mut c).await;
+            }
+        });
+    }
+}
+
+#[async_trait]
+impl Session for MySqlSession {
+    async fn execute(&mut self, command: &Command) -> Result<StatementResult, SessionError> {
+        match command {
+            Command::Sql(sql) => run(&mut self.conn, sql).await,
+            _ => Err(SessionError::Unsupported(
+                "MySQL and MariaDB cannot run a statement on a connection while a result is still being read".into(),
+            )),
+        }
+    }
+
+    fn canceller(&self) -> Box<dyn Canceller> {
+        Box::new(KillQuery { admin: self.admin.clone(), id: self.id })
+    }
+
+    async fn close(self: Box<Self>) {
+        let _ = sqlx::Connection::close(self.conn).await;
+    }
+}
+
+async fn run(conn: &mut MySqlConnection, sql: &str) -> Result<StatementResult, SessionError> {
+    let mut stream = sqlx::raw_sql(AssertSqlSafe(sql.to_string())).fetch_many(conn);
+    let mut columns: Vec<String> = Vec::new();
+    let mut rows = Vec::new();
+    let mut affected = 0;
+    loop {
+        match stream.try_next().await {
+            Ok(Some(Either::Left(done))) => affected += done.rows_affected(),
+            Ok(Some(Either::Right(row))) => {
+                if columns.is_empty() {
+                    columns = row.columns().iter().map(|c| c.name().to_string()).collect();
+                }
+                let mut values = Vec::with_capacity(row.len());
+                for (i, column) in row.columns().iter().enumerate() {
+                    let kind = kind(column.type_info().name());
+                    let bytes: Option<&[u8]> = row.try_get_unchecked(i).map_err(|e| SessionError::Harness(e.to_string()))?;
+                    values.push(render(kind, bytes));
+                }
+                rows.push(values);
+            }
+            Ok(None) => break,
+            Err(e) => return failure(e),
+        }
+    }
+    if !rows.is_empty() || expects_rows(sql) {
+        Ok(Ok(Response::Rows { columns, rows }))
+    } else {
+        Ok(Ok(Response::Affected { count: affected }))
+    }
+}
+
+fn kind(type_name: &str) -> ColumnKind {
+    match type_name {
+        "BOOLEAN" | "TINYINT" | "SMALLINT" | "MEDIUMINT" | "INT" | "BIGINT" | "YEAR" | "TINYINT UNSIGNED" | "SMALLINT UNSIGNED"
+        | "MEDIUMINT UNSIGNED" | "INT UNSIGNED" | "BIGINT UNSIGNED" => ColumnKind::Integer,
+        "FLOAT" | "DOUBLE" => ColumnKind::Real,
+        "DECIMAL" => ColumnKind::Decimal,
+        "BINARY" | "VARBINARY" | "BLOB" | "TINYBLOB" | "MEDIUMBLOB" | "LONGBLOB" | "BIT" | "GEOMETRY" => ColumnKind::Bytes,
+        _ => ColumnKind::Text,
+    }
+}
+
+fn failure(e: sqlx::Error) -> Result<StatementResult, SessionError> {
+    match e {
+        sqlx::Error::Database(db) => {
+            let message = db.message().to_string();
+            let (number, state) = match db.try_downcast_ref::<MySqlDatabaseError>() {
+                Some(m) => (m.number(), m.code().unwrap_or("").to_string()),
+                None => (0, String::new()),
+            };
+            Ok(Err(DbError { class: mysql_class(number), code: format!("{number} ({state})"), message }))
+        }
+        other => Err(SessionError::ConnectionLost(other.to_string())),
+    }
+}

@@ -1,0 +1,130 @@
+//! PostgreSQL sessions through sqlx, with the simple query protocol (as psycopg sends
+//! statements): every value arrives as the server's text.
+//!
+//! Cursors are PostgreSQL's own: `DECLARE name CURSOR FOR ...` and `FETCH`, so a probe
+//! sees real server-side cursor behaviour (and PostgreSQL's rule that DECLARE needs a
+//! transaction block).
+
+use async_trait::async_trait;
+use futures_util::TryStreamExt;
+use sqlx::postgres::{PgConnectOptions, PgConnection};
+use sqlx::{AssertSqlSafe, Column, ConnectOptions, Either, Row, TypeInfo, ValueRef};
+
+use super::error::postgres_class;
+use super::text_rows::{expects_rows, render, ColumnKind};
+use super::{Canceller, Command, DbError, Response, Session, SessionError, StatementResult};
+
+pub struct PgSession {
+    conn: PgConnection,
+    pid: i32,
+    admin: PgConnectOptions,
+}
+
+impl PgSession {
+    /// Connects; `admin` is where a cancel request is sent from.
+    pub async fn connect(options: &PgConnectOptions, admin: PgConnectOptions) -> Result<Self, String> {
+        let mut conn = options.connect().await.map_err(|e| e.to_string())?;
+        let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()").fetch_one(&mut conn).await.map_err(|e| e.to_string())?;
+        Ok(PgSession { conn, pid, admin })
+    }
+}
+
+struct PgCancel {
+    admin: PgConnectOptions,
+    pid: i32,
+}
+
+impl Canceller for PgCancel {
+    fn cancel(&self) {
+        let (admin, pid) = (self.admin.clone(), self.pid);
+        tokio::spawn(async move {
+            if let Ok(mut c) = admin.connect().await {
+                let _ = sqlx::query("SELECT pg_cancel_backend($1)").bind(pid).execute(&mut c).await;
+            }
+        });
+    }
+}
+
+#[async_trait]
+impl Session for PgSession {
+    async fn execute(&mut self, command: &Command) -> Result<StatementResult, SessionError> {
+        match command {
+            Command::Sql(sql) => run(&mut self.conn, sql).await,
+            Command::OpenCursor { name, sql, fetch } => {
+                match run(&mut self.conn, &format!("DECLARE {name} CURSOR FOR {sql}")).await? {
+                    Ok(_) => run(&mut self.conn, &fetch_sql(name, *fetch)).await,
+                    Err(e) => Ok(Err(e)),
+                }
+            }
+            Command::Fetch { name, count } => run(&mut self.conn, &fetch_sql(name, *count)).await,
+        }
+    }
+
+    fn canceller(&self) -> Box<dyn Canceller> {
+        Box::new(PgCancel { admin: self.admin.clone(), pid: self.pid })
+    }
+
+    async fn close(self: Box<Self>) {
+        let _ = sqlx::Connection::close(self.conn).await;
+    }
+}
+
+fn fetch_sql(name: &str, count: Option<u64>) -> String {
+    match count {
+        Some(n) => format!("FETCH {n} FROM {name}"),
+        None => format!("FETCH ALL FROM {name}"),
+    }
+}
+
+async fn run(conn: &mut PgConnection, sql: &str) -> Result<StatementResult, SessionError> {
+    let mut stream = sqlx::raw_sql(AssertSqlSafe(sql.to_string())).fetch_many(conn);
+    let mut columns: Vec<String> = Vec::new();
+    let mut rows = Vec::new();
+    let mut affected = 0;
+    loop {
+        match stream.try_next().await {
+            Ok(Some(Either::Left(done))) => affected += done.rows_affected(),
+            Ok(Some(Either::Right(row))) => {
+                if columns.is_empty() {
+                    columns = row.columns().iter().map(|c| c.name().to_string()).collect();
+                }
+                let mut values = Vec::with_capacity(row.len());
+                for (i, column) in row.columns().iter().enumerate() {
+                    let kind = kind(column.type_info().name());
+                    let raw = row.try_get_raw(i).map_err(|e| SessionError::Harness(e.to_string()))?;
+                    let text = if raw.is_null() { None } else { raw.as_bytes().ok() };
+                    values.push(render(kind, text));
+                }
+                rows.push(values);
+            }
+            Ok(None) => break,
+            Err(e) => return failure(e),
+        }
+    }
+    if !rows.is_empty() || expects_rows(sql) {
+        Ok(Ok(Response::Rows { columns, rows }))
+    } else {
+        Ok(Ok(Response::Affected { count: affected }))
+    }
+}
+
+fn kind(type_name: &str) -> ColumnKind {
+    match type_name {
+        "INT2" | "INT4" | "INT8" | "OID" => ColumnKind::Integer,
+        "FLOAT4" | "FLOAT8" => ColumnKind::Real,
+        "NUMERIC" => ColumnKind::Decimal,
+        "BOOL" => ColumnKind::Boolean,
+        _ => ColumnKind::Text,
+    }
+}
+
+fn failure(e: sqlx::Error) -> Result<StatementResult, SessionError> {
+    match e {
+        sqlx::Error::Database(db) => {
+            let code = db.code().map(|c| c.to_string()).unwrap_or_default();
+            let message = db.message().to_string();
+            Ok(Err(DbError { class: postgres_class(&code, &message), code, message }))
+        }
+        other => Err(SessionError::ConnectionLost(other.to_string())),
+    }
+}

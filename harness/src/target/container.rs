@@ -1,0 +1,110 @@
+//! A database server in a container, through the Docker API (Docker itself, or Podman's
+//! compatible service: set DOCKER_HOST). Containers carry the label `dbcompat=1` and are
+//! removed when the target shuts down, when the process is interrupted (testcontainers'
+//! watchdog), and when dropped.
+
+use std::time::Duration;
+
+use testcontainers::core::{IntoContainerPort, WaitFor};
+use testcontainers::runners::AsyncRunner;
+use testcontainers::{ContainerAsync, GenericImage, ImageExt};
+use tokio::sync::Mutex;
+
+use crate::backend::Backend;
+
+pub const PASSWORD: &str = "dbcompat";
+
+pub struct Container {
+    inner: Mutex<Option<ContainerAsync<GenericImage>>>,
+    /// The host port the server's port is mapped to; fixed, so it survives restarts.
+    port: u16,
+}
+
+/// What a backend's official image needs: its port, user and environment.
+pub fn image_contract(backend: Backend) -> Option<(u16, &'static str, Vec<(&'static str, &'static str)>)> {
+    match backend {
+        Backend::Postgres => Some((5432, "postgres", vec![("POSTGRES_PASSWORD", PASSWORD)])),
+        Backend::Mariadb => Some((3306, "root", vec![("MARIADB_ROOT_PASSWORD", PASSWORD)])),
+        Backend::Mysql => Some((3306, "root", vec![("MYSQL_ROOT_PASSWORD", PASSWORD)])),
+        Backend::Oracle => Some((1521, "system", vec![("ORACLE_PASSWORD", PASSWORD)])),
+        Backend::Sqlite => None,
+    }
+}
+
+/// Whether a container engine answers; the error says how to point dbcompat at one.
+pub async fn engine_available() -> Result<(), String> {
+    let hint = "no container engine (set DOCKER_HOST to a Docker or Podman API socket, e.g. unix:///run/podman/podman.sock)";
+    let client = testcontainers::core::client::docker_client_instance().await.map_err(|e| format!("{hint}: {e}"))?;
+    match tokio::time::timeout(Duration::from_secs(5), client.ping()).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(format!("{hint}: {e}")),
+        Err(_) => Err(format!("{hint}: the engine did not answer a ping within 5 s")),
+    }
+}
+
+/// A port nothing listens on now (the kernel's choice, released at once).
+fn free_port() -> Result<u16, String> {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| format!("cannot find a free port: {e}"))
+}
+
+impl Container {
+    /// Creates and starts the container; readiness is the caller's (a real connection).
+    pub async fn start(backend: Backend, image: &str, tag: &str, args: &[String], timeout: Duration) -> Result<(Container, String, u16, &'static str), String> {
+        let (port, user, env) = image_contract(backend).ok_or("SQLite does not run in a container")?;
+        // An explicit mapping to a free port: Podman's Docker API does not publish
+        // exposed ports on its own as Docker does, and the port then survives restarts.
+        let host_port = free_port()?;
+        let mut request = GenericImage::new(image, tag)
+            .with_exposed_port(port.tcp())
+            .with_wait_for(WaitFor::Nothing)
+            .with_mapped_port(host_port, port.tcp())
+            .with_labels([("dbcompat", "1")])
+            .with_startup_timeout(timeout);
+        for (k, v) in env {
+            request = request.with_env_var(k, v);
+        }
+        if !args.is_empty() {
+            request = request.with_cmd(args.to_vec());
+        }
+        let container = request.start().await.map_err(|e| format!("the container did not start: {e}"))?;
+        let host = container.get_host().await.map_err(|e| e.to_string())?.to_string();
+        // Not read back from the engine: Podman reports the binding with an empty host
+        // address, which testcontainers does not take for IPv4.
+        Ok((Container { inner: Mutex::new(Some(container)), port: host_port }, host, host_port, user))
+    }
+
+    /// Stops and starts the container, keeping its data; returns the host port.
+    pub async fn restart(&self) -> Result<u16, String> {
+        let guard = self.inner.lock().await;
+        let c = guard.as_ref().ok_or("the container was removed")?;
+        c.stop().await.map_err(|e| format!("stopping the container failed: {e}"))?;
+        c.start().await.map_err(|e| format!("starting the container again failed: {e}"))?;
+        Ok(self.port)
+    }
+
+    pub async fn is_running(&self) -> bool {
+        match self.inner.lock().await.as_ref() {
+            Some(c) => c.is_running().await.unwrap_or(false),
+            None => false,
+        }
+    }
+
+    /// The last lines the server wrote, for a target that died.
+    pub async fn log_tail(&self, lines: usize) -> String {
+        let guard = self.inner.lock().await;
+        let Some(c) = guard.as_ref() else { return String::new() };
+        let mut text = String::from_utf8_lossy(&c.stdout_to_vec().await.unwrap_or_default()).into_owned();
+        text.push_str(&String::from_utf8_lossy(&c.stderr_to_vec().await.unwrap_or_default()));
+        let all: Vec<&str> = text.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+
+    pub async fn remove(&self) {
+        if let Some(c) = self.inner.lock().await.take() {
+            let _ = c.rm().await;
+        }
+    }
+}

@@ -1,0 +1,227 @@
+//! A database server reached over the network: namespaces are databases created for
+//! each case, sessions are sqlx connections. Containers and external servers differ
+//! only in how the endpoint came to be, so both are this one type.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use sqlx::mysql::MySqlConnectOptions;
+use sqlx::postgres::PgConnectOptions;
+
+use super::container::Container;
+use super::{Namespace, Target};
+use crate::backend::Backend;
+use crate::driver::mysql::MySqlSession;
+use crate::driver::postgres::PgSession;
+use crate::driver::{Command, Session};
+use crate::version::Version;
+
+/// Where a server listens and how to log in. The password is never printed.
+#[derive(Clone)]
+pub struct Endpoint {
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    pub password: String,
+    /// The database administrative connections use.
+    pub database: Option<String>,
+}
+
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}@{}:{}", self.user, self.host, self.port)
+    }
+}
+
+impl Endpoint {
+    fn pg(&self, database: Option<&str>) -> PgConnectOptions {
+        let mut o = PgConnectOptions::new().host(&self.host).port(self.port).username(&self.user).password(&self.password);
+        if let Some(db) = database.or(self.database.as_deref()) {
+            o = o.database(db);
+        }
+        o
+    }
+
+    fn mysql(&self, database: Option<&str>) -> MySqlConnectOptions {
+        let mut o = MySqlConnectOptions::new().host(&self.host).port(self.port).username(&self.user).password(&self.password);
+        if let Some(db) = database.or(self.database.as_deref()) {
+            o = o.database(db);
+        }
+        o
+    }
+
+    /// Connects a session to a database (the administrative one when `None`).
+    pub async fn connect(&self, backend: Backend, database: Option<&str>) -> Result<Box<dyn Session>, String> {
+        match backend {
+            Backend::Postgres => PgSession::connect(&self.pg(database), self.pg(None)).await.map(|s| Box::new(s) as Box<dyn Session>),
+            Backend::Mysql | Backend::Mariadb => {
+                MySqlSession::connect(&self.mysql(database), self.mysql(None)).await.map(|s| Box::new(s) as Box<dyn Session>)
+            }
+            other => Err(format!("{other} is not reached through this driver")),
+        }
+    }
+}
+
+/// Runs one administrative statement and returns its first value as text.
+async fn admin(endpoint: &Endpoint, backend: Backend, sql: &str) -> Result<String, String> {
+    let mut session = endpoint.connect(backend, None).await?;
+    let result = session.execute(&Command::Sql(sql.to_string())).await;
+    session.close().await;
+    match result {
+        Ok(Ok(crate::driver::Response::Rows { rows, .. })) => Ok(rows.first().and_then(|r| r.first()).cloned().unwrap_or_default()),
+        Ok(Ok(_)) => Ok(String::new()),
+        Ok(Err(e)) => Err(format!("`{sql}` failed: {} {}", e.code, e.message)),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Waits until the server accepts a connection and answers `SELECT 1`.
+pub async fn wait_ready(endpoint: &Endpoint, backend: Backend, deadline: Instant) -> Result<(), String> {
+    let mut last = String::from("no attempt made");
+    while Instant::now() < deadline {
+        match admin(endpoint, backend, "SELECT 1").await {
+            Ok(_) => return Ok(()),
+            Err(e) => last = e,
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    Err(format!("the server did not answer SELECT 1 in time; last error: {last}"))
+}
+
+pub struct ServerTarget {
+    backend: Backend,
+    version: Version,
+    /// The full version text the server reported.
+    pub version_text: String,
+    endpoint: Mutex<Endpoint>,
+    container: Option<Container>,
+    counter: AtomicUsize,
+    /// Set once the container is found dead; later cases fail at once with this.
+    dead: Mutex<Option<String>>,
+    ready_timeout: Duration,
+}
+
+impl ServerTarget {
+    /// Asks a ready server for its version and checks it is the backend it claims to be.
+    pub async fn new(backend: Backend, endpoint: Endpoint, container: Option<Container>, ready_timeout: Duration) -> Result<Self, String> {
+        let query = match backend {
+            Backend::Postgres => "SHOW server_version",
+            _ => "SELECT VERSION()",
+        };
+        let version_text = admin(&endpoint, backend, query).await?.trim_matches('\'').to_string();
+        let is_mariadb = version_text.to_ascii_lowercase().contains("mariadb");
+        if backend == Backend::Mysql && is_mariadb || backend == Backend::Mariadb && !is_mariadb {
+            return Err(format!("the server reports `{version_text}`, which is not {backend}"));
+        }
+        let version = Version::parse(&version_text).ok_or_else(|| format!("cannot read a version from `{version_text}`"))?;
+        Ok(ServerTarget {
+            backend,
+            version,
+            version_text,
+            endpoint: Mutex::new(endpoint),
+            container,
+            counter: AtomicUsize::new(0),
+            dead: Mutex::new(None),
+            ready_timeout,
+        })
+    }
+
+    fn endpoint(&self) -> Endpoint {
+        self.endpoint.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn dead(&self) -> Option<String> {
+        self.dead.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// After a failure: if the container has died, remember why, so the target's
+    /// remaining cases fail at once instead of each waiting on a dead server.
+    async fn diagnose(&self, error: String) -> String {
+        if let Some(c) = &self.container {
+            if !c.is_running().await {
+                let reason = format!("the container stopped running; its last log lines:\n{}", c.log_tail(20).await);
+                *self.dead.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason.clone());
+                return reason;
+            }
+        }
+        error
+    }
+
+    pub async fn shut_down(&self) {
+        if let Some(c) = &self.container {
+            c.remove().await;
+        }
+    }
+}
+
+fn quote_ident(backend: Backend, name: &str) -> String {
+    match backend {
+        Backend::Mysql | Backend::Mariadb => format!("`{}`", name.replace('`', "``")),
+        _ => format!("\"{}\"", name.replace('"', "\"\"")),
+    }
+}
+
+#[async_trait]
+impl Target for ServerTarget {
+    fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    fn version(&self) -> &Version {
+        &self.version
+    }
+
+    async fn create_namespace(&self, hint: &str) -> Result<Namespace, String> {
+        if let Some(reason) = self.dead() {
+            return Err(reason);
+        }
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        // Database names are limited to 63 (PostgreSQL) or 64 (MySQL) characters.
+        let short: String = hint.chars().take(40).collect();
+        let name = format!("dbc_{short}_{n}");
+        let sql = format!("CREATE DATABASE {}", quote_ident(self.backend, &name));
+        match admin(&self.endpoint(), self.backend, &sql).await {
+            Ok(_) => Ok(Namespace { location: name.clone(), name }),
+            Err(e) => Err(self.diagnose(e).await),
+        }
+    }
+
+    async fn connect(&self, namespace: &Namespace) -> Result<Box<dyn Session>, String> {
+        if let Some(reason) = self.dead() {
+            return Err(reason);
+        }
+        match self.endpoint().connect(self.backend, Some(&namespace.location)).await {
+            Ok(s) => Ok(s),
+            Err(e) => Err(self.diagnose(e).await),
+        }
+    }
+
+    async fn restart(&self) -> Result<String, String> {
+        let Some(container) = &self.container else {
+            return Err("an external server is not restarted by dbcompat".into());
+        };
+        let started = Instant::now();
+        let port = container.restart().await?;
+        let endpoint = {
+            let mut e = self.endpoint.lock().unwrap_or_else(|p| p.into_inner());
+            e.port = port;
+            e.clone()
+        };
+        wait_ready(&endpoint, self.backend, Instant::now() + self.ready_timeout).await?;
+        Ok(format!("container stopped and started; ready again after {:.1} s", started.elapsed().as_secs_f64()))
+    }
+
+    async fn drop_namespace(&self, namespace: &Namespace) {
+        let sql = match self.backend {
+            Backend::Postgres => format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote_ident(self.backend, &namespace.location)),
+            _ => format!("DROP DATABASE IF EXISTS {}", quote_ident(self.backend, &namespace.location)),
+        };
+        let _ = admin(&self.endpoint(), self.backend, &sql).await;
+    }
+
+    async fn shut_down(&self) {
+        ServerTarget::shut_down(self).await;
+    }
+}
