@@ -45,7 +45,8 @@ fn main() {
         let started = Instant::now();
         rt.block_on(async {
             let ns = target.create_namespace("plain").await.unwrap();
-            let mut s = SqliteSession::open(std::path::Path::new(&ns.location)).unwrap();
+            let api = std::sync::Arc::new(dbcompat::driver::sqlite_api::Api::bundled());
+            let mut s = SqliteSession::open(api, std::path::Path::new(&ns.location)).unwrap();
             let command = Command::Sql(STATEMENT.into());
             for _ in 0..steps {
                 s.execute(&command).await.unwrap().unwrap();

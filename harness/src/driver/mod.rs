@@ -11,6 +11,7 @@ pub mod error;
 pub mod mysql;
 pub mod postgres;
 pub mod sqlite;
+pub mod sqlite_api;
 pub mod text_rows;
 
 use std::fmt::Write as _;
@@ -21,7 +22,7 @@ use serde::{Deserialize, Serialize};
 pub use error::{DbError, ErrorClass};
 
 /// One thing a session can be asked to do.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Command {
     /// Run one SQL statement to completion.
     Sql(String),
@@ -117,7 +118,7 @@ impl Value {
 
 /// A failure that is not the server's answer to a statement: the connection broke, the
 /// session was cancelled, or the suite asked for something this driver cannot do.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 pub enum SessionError {
     #[error("connection lost: {0}")]
     ConnectionLost(String),

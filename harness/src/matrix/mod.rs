@@ -28,6 +28,8 @@ pub struct TargetSpec {
 pub enum Launch {
     /// In process (SQLite).
     Embedded,
+    /// SQLite from a directory holding another `libsqlite3.so.0`, loaded at run time.
+    Library { dir: PathBuf },
     Container { image: String, tag: String, startup_timeout_s: u64, args: Vec<String> },
     /// A server that already runs. In a matrix file the URL comes from an environment
     /// variable, so that passwords stay out of files; on the command line it is given.
@@ -63,6 +65,7 @@ impl Launch {
     pub fn describe(&self) -> String {
         match self {
             Launch::Embedded => "embedded".into(),
+            Launch::Library { dir } => format!("library {}", dir.display()),
             Launch::Container { image, tag, .. } => format!("container {image}:{tag}"),
             Launch::External { url } => format!("external {url:?}"),
         }
@@ -140,6 +143,7 @@ fn read_target(mut t: Table<'_, '_>) -> Option<TargetSpec> {
     let startup = t.u64("startup_timeout_s").map(|v| v.value);
     let args = t.strings("args").unwrap_or_default();
     let url_env = t.str("url_env");
+    let library = t.str("library");
     let default = t.bool("default").unwrap_or(false);
     let enabled = t.bool("enabled").unwrap_or(true);
     let head = t.span.start..t.span.start;
@@ -152,6 +156,17 @@ fn read_target(mut t: Table<'_, '_>) -> Option<TargetSpec> {
                 Some(Launch::Embedded)
             }
         }
+        Some("library") => match (library, backend) {
+            (Some(dir), Some(Backend::Sqlite)) => Some(Launch::Library { dir: PathBuf::from(dir.value) }),
+            (None, _) => {
+                t.missing("library", "the directory holding libsqlite3.so.0");
+                None
+            }
+            _ => {
+                reader.error(head, "only SQLite is loaded from a library", Some("backend = \"sqlite\"".into()));
+                None
+            }
+        },
         Some("container") => match (image, tag) {
             (Some(image), Some(tag)) => Some(Launch::Container {
                 image: image.value,
@@ -173,7 +188,7 @@ fn read_target(mut t: Table<'_, '_>) -> Option<TargetSpec> {
         },
         Some(_) => {
             let l = launch_kind.as_ref().expect("matched Some");
-            reader.error(l.span.clone(), format!("unknown launch `{}`", l.value), Some("one of: embedded, container, external".into()));
+            reader.error(l.span.clone(), format!("unknown launch `{}`", l.value), Some("one of: embedded, library, container, external".into()));
             None
         }
         None => None,

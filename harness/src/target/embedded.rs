@@ -1,4 +1,9 @@
-//! SQLite in process: the default target, which needs nothing installed.
+//! SQLite in process: the compiled-in library (the default target, which needs nothing
+//! installed), or another version loaded from its own `libsqlite3.so.0`.
+//!
+//! Several SQLite libraries can share the process: each is loaded into its own function
+//! table with its symbols kept to itself (`driver::sqlite_api`), and each target's
+//! database files are its own, so no two libraries ever lock the same file.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -7,7 +12,10 @@ use async_trait::async_trait;
 
 use super::{Namespace, Target};
 use crate::backend::Backend;
+use std::sync::Arc;
+
 use crate::driver::sqlite::{library_version, SqliteSession};
+use crate::driver::sqlite_api::Api;
 use crate::driver::Session;
 use crate::version::Version;
 
@@ -16,21 +24,40 @@ pub struct EmbeddedSqlite {
     dir: tempfile::TempDir,
     version: Version,
     counter: AtomicUsize,
+    api: Arc<Api>,
+}
+
+fn scratch_dir() -> Result<tempfile::TempDir, String> {
+    tempfile::Builder::new()
+        .prefix("dbcompat-sqlite-")
+        .tempdir()
+        .map_err(|e| format!("cannot create a directory for SQLite databases: {e}"))
 }
 
 impl EmbeddedSqlite {
     pub fn start() -> Result<Self, String> {
-        let dir = tempfile::Builder::new()
-            .prefix("dbcompat-sqlite-")
-            .tempdir()
-            .map_err(|e| format!("cannot create a directory for SQLite databases: {e}"))?;
-        let version = Version::parse(library_version()).ok_or("SQLite reported no version")?;
-        Ok(EmbeddedSqlite { dir, version, counter: AtomicUsize::new(0) })
+        Self::with_api(Api::bundled())
+    }
+
+    /// SQLite from a directory holding `libsqlite3.so.0`.
+    pub fn start_library(library_dir: &std::path::Path) -> Result<Self, String> {
+        let file = library_dir.join("libsqlite3.so.0");
+        if !file.is_file() {
+            return Err(format!("no libsqlite3.so.0 in {}", library_dir.display()));
+        }
+        Self::with_api(Api::load(&file)?)
+    }
+
+    fn with_api(api: Api) -> Result<Self, String> {
+        // The version is the library's own answer, not what the matrix calls it.
+        let reported = api.version();
+        let version = Version::parse(&reported).ok_or_else(|| format!("SQLite reported no version: {reported}"))?;
+        Ok(EmbeddedSqlite { dir: scratch_dir()?, version, counter: AtomicUsize::new(0), api: Arc::new(api) })
     }
 
     /// The version of the linked SQLite, known without starting anything.
     pub fn library_version() -> Version {
-        Version::parse(library_version()).unwrap_or(Version(vec![3]))
+        Version::parse(&library_version()).unwrap_or(Version(vec![3]))
     }
 
     fn files(&self, ns: &Namespace) -> Vec<PathBuf> {
@@ -56,7 +83,7 @@ impl Target for EmbeddedSqlite {
     }
 
     async fn connect(&self, namespace: &Namespace) -> Result<Box<dyn Session>, String> {
-        SqliteSession::open(std::path::Path::new(&namespace.location))
+        SqliteSession::open(self.api.clone(), std::path::Path::new(&namespace.location))
             .map(|s| Box::new(s) as Box<dyn Session>)
             .map_err(|e| e.to_string())
     }

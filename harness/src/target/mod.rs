@@ -84,6 +84,10 @@ pub async fn launch(spec: &TargetSpec) -> Launched {
             let v = t.version().to_string();
             (Arc::new(t) as Arc<dyn Target>, v)
         }),
+        Launch::Library { dir } => embedded::EmbeddedSqlite::start_library(dir).map(|t| {
+            let v = t.version().to_string();
+            (Arc::new(t) as Arc<dyn Target>, v)
+        }),
         Launch::Container { image, tag, startup_timeout_s, args } => {
             start_container(spec.backend, image, tag, args, Duration::from_secs(*startup_timeout_s)).await
         }
