@@ -4,8 +4,14 @@
 //! ignored, with the reason; a probe without an expectation for a target is ignored
 //! with what was observed. Neither ever counts as a pass.
 //!
-//! `DBCOMPAT_TARGETS` (comma-separated matrix names, or `all`) chooses the targets;
-//! by default every enabled target in `matrix.toml` is listed.
+//! `DBCOMPAT_MATRIX` names another matrix file (CI uses `ci/matrix.local.toml`);
+//! `DBCOMPAT_TARGETS` (comma-separated matrix names, or `all`) chooses the targets, by
+//! default every enabled one. With `DBCOMPAT_REQUIRE_ALL=1` a target that cannot run
+//! fails its cases instead of being ignored: CI uses it so that a server that did not
+//! start can never go unnoticed.
+//!
+//! Trials mostly wait on servers, so unless `--test-threads` is given 16 run at once;
+//! the first trials (one probe on every target) then start every target concurrently.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -17,7 +23,11 @@ use dbcompat::suite;
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
 
 fn main() {
-    let args = Arguments::from_args();
+    let mut args = Arguments::from_args();
+    if args.test_threads.is_none() {
+        args.test_threads = Some(16);
+    }
+    let require_all = std::env::var("DBCOMPAT_REQUIRE_ALL").is_ok_and(|v| v == "1");
     let root: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the crate sits in the workspace").into();
     let matrix_path = std::env::var_os("DBCOMPAT_MATRIX").map(PathBuf::from).unwrap_or_else(|| root.join("matrix.toml"));
     let loaded = (Matrix::load(&matrix_path), suite::load_dir(&root.join("suites")));
@@ -52,6 +62,9 @@ fn main() {
             let (runtime, pool) = (runtime.clone(), pool.clone());
             Trial::ignorable_test(case.name.clone(), move || {
                 let result = runtime.block_on(pool.run(&case.probe, case.target));
+                if let (true, Verdict::NotRun { reason }) = (require_all, &result.verdict) {
+                    return Err(Failed::from(format!("the target did not run (DBCOMPAT_REQUIRE_ALL=1): {reason}")));
+                }
                 completion(&result)
             })
         })

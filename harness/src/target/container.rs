@@ -1,7 +1,8 @@
 //! A database server in a container, through the Docker API (Docker itself, or Podman's
-//! compatible service: set DOCKER_HOST). Containers carry the label `dbcompat=1` and are
-//! removed when the target shuts down, when the process is interrupted (testcontainers'
-//! watchdog), and when dropped.
+//! compatible service: set DOCKER_HOST). Containers carry the labels `dbcompat=1` and
+//! `dbcompat.pid=<the harness's process id>`, and are removed when the target shuts
+//! down, when the process is interrupted (testcontainers' watchdog), and when dropped.
+//! `podman rm -f $(podman ps -aq --filter label=dbcompat)` clears any left by a crash.
 
 use std::time::Duration;
 
@@ -13,6 +14,8 @@ use tokio::sync::Mutex;
 use crate::backend::Backend;
 
 pub const PASSWORD: &str = "dbcompat";
+/// The label holding the process id of the harness that started a container.
+pub const PID_LABEL: &str = "dbcompat.pid";
 
 pub struct Container {
     inner: Mutex<Option<ContainerAsync<GenericImage>>>,
@@ -61,7 +64,7 @@ impl Container {
             .with_exposed_port(port.tcp())
             .with_wait_for(WaitFor::Nothing)
             .with_mapped_port(host_port, port.tcp())
-            .with_labels([("dbcompat", "1")])
+            .with_labels([("dbcompat".to_string(), "1".to_string()), (PID_LABEL.to_string(), std::process::id().to_string())])
             .with_startup_timeout(timeout);
         for (k, v) in env {
             request = request.with_env_var(k, v);
