@@ -9,6 +9,8 @@
 pub mod dialect;
 pub mod error;
 pub mod mysql;
+#[cfg(feature = "oracle")]
+pub mod oracle;
 pub mod postgres;
 pub mod sqlite;
 pub mod sqlite_api;

@@ -29,6 +29,7 @@ pub fn image_contract(backend: Backend) -> Option<(u16, &'static str, Vec<(&'sta
         Backend::Postgres => Some((5432, "postgres", vec![("POSTGRES_PASSWORD", PASSWORD)])),
         Backend::Mariadb => Some((3306, "root", vec![("MARIADB_ROOT_PASSWORD", PASSWORD)])),
         Backend::Mysql => Some((3306, "root", vec![("MYSQL_ROOT_PASSWORD", PASSWORD)])),
+        // gvenzl/oracle-free: the administrator is SYSTEM; the service is FREEPDB1.
         Backend::Oracle => Some((1521, "system", vec![("ORACLE_PASSWORD", PASSWORD)])),
         Backend::Sqlite => None,
     }

@@ -7,13 +7,15 @@ use url::Url;
 use super::server::Endpoint;
 use crate::backend::Backend;
 
-/// Reads `postgres://user:pass@host:port/db` or `mysql://...` (`mariadb://` too).
+/// Reads `postgres://user:pass@host:port/db`, `mysql://...` (`mariadb://` too), or
+/// `oracle://user:pass@host:port/SERVICE`.
 pub fn parse_url(backend: Backend, text: &str) -> Result<Endpoint, String> {
     let url = Url::parse(text).map_err(|e| format!("not a URL ({e}): {}", redact(text)))?;
     let (schemes, default_port): (&[&str], u16) = match backend {
         Backend::Postgres => (&["postgres", "postgresql"], 5432),
         Backend::Mysql | Backend::Mariadb => (&["mysql", "mariadb"], 3306),
-        other => return Err(format!("external {other} targets are not supported")),
+        Backend::Oracle => (&["oracle"], 1521),
+        Backend::Sqlite => return Err("SQLite is not reached by URL; use launch = \"library\"".into()),
     };
     if !schemes.contains(&url.scheme()) {
         return Err(format!("a {backend} URL starts with {}://, not {}://", schemes[0], url.scheme()));
@@ -74,6 +76,8 @@ mod tests {
         let e = parse_url(Backend::Postgres, "postgres://app:s%40cret@db.example:6543/prod").unwrap();
         assert_eq!((e.host.as_str(), e.port, e.user.as_str(), e.password.as_str()), ("db.example", 6543, "app", "s@cret"));
         assert_eq!(e.database.as_deref(), Some("prod"));
+        let o = parse_url(Backend::Oracle, "oracle://system:pw@ora:1522/FREEPDB1").unwrap();
+        assert_eq!((o.port, o.database.as_deref()), (1522, Some("FREEPDB1")));
         let m = parse_url(Backend::Mariadb, "mysql://root@127.0.0.1").unwrap();
         assert_eq!((m.port, m.password.as_str(), m.database), (3306, "", None));
     }

@@ -99,8 +99,15 @@ pub async fn launch(spec: &TargetSpec) -> Launched {
     }
 }
 
+/// Why a backend cannot be reached from this build or machine, if it cannot.
 fn driver_missing(backend: Backend) -> Option<String> {
-    (backend == Backend::Oracle).then(|| "the Oracle driver is not built into this dbcompat".to_string())
+    if backend != Backend::Oracle {
+        return None;
+    }
+    #[cfg(feature = "oracle")]
+    return crate::driver::oracle::client_available().err();
+    #[cfg(not(feature = "oracle"))]
+    Some("this dbcompat was built without Oracle support (build with `--features oracle`)".into())
 }
 
 async fn start_container(backend: Backend, image: &str, tag: &str, args: &[String], timeout: Duration) -> Result<(Arc<dyn Target>, String), String> {

@@ -52,9 +52,20 @@ impl Endpoint {
         o
     }
 
-    /// Connects a session to a database (the administrative one when `None`).
+    /// Connects a session to a database (the administrative one when `None`). On Oracle
+    /// a namespace is a user: `database` is the user to log in as.
     pub async fn connect(&self, backend: Backend, database: Option<&str>) -> Result<Box<dyn Session>, String> {
         match backend {
+            #[cfg(feature = "oracle")]
+            Backend::Oracle => {
+                // The endpoint's database is the service name (FREEPDB1 in Oracle Free).
+                let service = self.database.as_deref().unwrap_or("FREEPDB1");
+                let connect_string = format!("//{}:{}/{service}", self.host, self.port);
+                let user = database.unwrap_or(&self.user).to_string();
+                crate::driver::oracle::OracleSession::connect(user, self.password.clone(), connect_string)
+                    .await
+                    .map(|s| Box::new(s) as Box<dyn Session>)
+            }
             Backend::Postgres => PgSession::connect(&self.pg(database), self.pg(None)).await.map(|s| Box::new(s) as Box<dyn Session>),
             Backend::Mysql | Backend::Mariadb => {
                 MySqlSession::connect(&self.mysql(database), self.mysql(None)).await.map(|s| Box::new(s) as Box<dyn Session>)
@@ -77,11 +88,15 @@ async fn admin(endpoint: &Endpoint, backend: Backend, sql: &str) -> Result<Strin
     }
 }
 
+fn ping_sql(backend: Backend) -> &'static str {
+    if backend == Backend::Oracle { "SELECT 1 FROM dual" } else { "SELECT 1" }
+}
+
 /// Waits until the server accepts a connection and answers `SELECT 1`.
 pub async fn wait_ready(endpoint: &Endpoint, backend: Backend, deadline: Instant) -> Result<(), String> {
     let mut last = String::from("no attempt made");
     while Instant::now() < deadline {
-        match admin(endpoint, backend, "SELECT 1").await {
+        match admin(endpoint, backend, ping_sql(backend)).await {
             Ok(_) => return Ok(()),
             Err(e) => last = e,
         }
@@ -108,6 +123,7 @@ impl ServerTarget {
     pub async fn new(backend: Backend, endpoint: Endpoint, container: Option<Container>, ready_timeout: Duration) -> Result<Self, String> {
         let query = match backend {
             Backend::Postgres => "SHOW server_version",
+            Backend::Oracle => "SELECT version_full FROM product_component_version WHERE product LIKE 'Oracle%'",
             _ => "SELECT VERSION()",
         };
         let version_text = admin(&endpoint, backend, query).await?.trim_matches('\'').to_string();
@@ -180,12 +196,27 @@ impl Target for ServerTarget {
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
         // Database names are limited to 63 (PostgreSQL) or 64 (MySQL) characters.
         let short: String = hint.chars().take(40).collect();
-        let name = format!("dbc_{short}_{n}");
-        let sql = format!("CREATE DATABASE {}", quote_ident(self.backend, &name));
-        match admin(&self.endpoint(), self.backend, &sql).await {
-            Ok(_) => Ok(Namespace { location: name.clone(), name }),
-            Err(e) => Err(self.diagnose(e).await),
+        let mut name = format!("dbc_{short}_{n}");
+        if self.backend == Backend::Oracle {
+            // Unquoted Oracle names are upper case; keep the user's name usable unquoted.
+            name = name.to_ascii_uppercase();
         }
+        let ident = quote_ident(self.backend, &name);
+        let endpoint = self.endpoint();
+        let statements = match self.backend {
+            // On Oracle a schema is a user, with the rights a probe needs.
+            Backend::Oracle => vec![
+                format!("CREATE USER {ident} IDENTIFIED BY \"{}\" QUOTA UNLIMITED ON USERS", endpoint.password),
+                format!("GRANT CREATE SESSION, CREATE TABLE, CREATE SEQUENCE, CREATE VIEW, CREATE PROCEDURE, CREATE TRIGGER TO {ident}"),
+            ],
+            _ => vec![format!("CREATE DATABASE {ident}")],
+        };
+        for sql in statements {
+            if let Err(e) = admin(&endpoint, self.backend, &sql).await {
+                return Err(self.diagnose(e).await);
+            }
+        }
+        Ok(Namespace { location: name.clone(), name })
     }
 
     async fn connect(&self, namespace: &Namespace) -> Result<Box<dyn Session>, String> {
@@ -214,9 +245,11 @@ impl Target for ServerTarget {
     }
 
     async fn drop_namespace(&self, namespace: &Namespace) {
+        let ident = quote_ident(self.backend, &namespace.location);
         let sql = match self.backend {
-            Backend::Postgres => format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote_ident(self.backend, &namespace.location)),
-            _ => format!("DROP DATABASE IF EXISTS {}", quote_ident(self.backend, &namespace.location)),
+            Backend::Postgres => format!("DROP DATABASE IF EXISTS {ident} WITH (FORCE)"),
+            Backend::Oracle => format!("DROP USER {ident} CASCADE"),
+            _ => format!("DROP DATABASE IF EXISTS {ident}"),
         };
         let _ = admin(&self.endpoint(), self.backend, &sql).await;
     }

@@ -1,0 +1,134 @@
+//! Oracle sessions through the `oracle` crate (ODPI-C), built with `--features oracle`.
+//!
+//! The crate is blocking, so each session is a thread owning its connection, like
+//! SQLite's. It loads the Oracle client library (Instant Client) at run time; where it
+//! is missing, Oracle targets are reported as not run with how to install it.
+
+use std::sync::{mpsc, Arc};
+
+use async_trait::async_trait;
+use oracle::sql_type::OracleType;
+use oracle::Connection;
+use tokio::sync::oneshot;
+
+use super::error::oracle_class;
+use super::text_rows::{render, ColumnKind};
+use super::{Canceller, Command, DbError, Response, Session, SessionError, StatementResult};
+
+/// Whether the Oracle client library can be loaded; the error says how to get it.
+pub fn client_available() -> Result<(), String> {
+    oracle::Version::client().map(|_| ()).map_err(|e| {
+        format!("Oracle client library not found (install Oracle Instant Client and add its directory to LD_LIBRARY_PATH): {e}")
+    })
+}
+
+type Reply = oneshot::Sender<Result<StatementResult, SessionError>>;
+
+pub struct OracleSession {
+    requests: mpsc::Sender<(Command, Reply)>,
+    conn: Arc<Connection>,
+}
+
+impl OracleSession {
+    /// Connects as `user` to `//host:port/service`, off the async runtime's threads.
+    pub async fn connect(user: String, password: String, connect_string: String) -> Result<Self, String> {
+        let conn = tokio::task::spawn_blocking(move || Connection::connect(user, password, connect_string))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+        let conn = Arc::new(conn);
+        let (requests, inbox) = mpsc::channel::<(Command, Reply)>();
+        let served = conn.clone();
+        std::thread::Builder::new()
+            .name("dbcompat-oracle".into())
+            .spawn(move || {
+                while let Ok((command, reply)) = inbox.recv() {
+                    let _ = reply.send(execute(&served, &command));
+                }
+                let _ = served.close();
+            })
+            .map_err(|e| format!("cannot start a session thread: {e}"))?;
+        Ok(OracleSession { requests, conn })
+    }
+}
+
+struct Break(Arc<Connection>);
+
+impl Canceller for Break {
+    fn cancel(&self) {
+        let _ = self.0.break_execution();
+    }
+}
+
+#[async_trait]
+impl Session for OracleSession {
+    async fn execute(&mut self, command: &Command) -> Result<StatementResult, SessionError> {
+        let (reply, answer) = oneshot::channel();
+        self.requests
+            .send((command.clone(), reply))
+            .map_err(|_| SessionError::ConnectionLost("the session thread has stopped".into()))?;
+        answer.await.unwrap_or_else(|_| Err(SessionError::ConnectionLost("the session thread stopped mid-statement".into())))
+    }
+
+    fn canceller(&self) -> Box<dyn Canceller> {
+        Box::new(Break(self.conn.clone()))
+    }
+
+    async fn close(self: Box<Self>) {}
+}
+
+fn execute(conn: &Connection, command: &Command) -> Result<StatementResult, SessionError> {
+    let Command::Sql(sql) = command else {
+        return Err(SessionError::Unsupported("cursors are not supported on Oracle targets".into()));
+    };
+    let mut stmt = match conn.statement(sql).build() {
+        Ok(s) => s,
+        Err(e) => return failure(e),
+    };
+    if stmt.is_query() {
+        let rows = match stmt.query(&[]) {
+            Ok(r) => r,
+            Err(e) => return failure(e),
+        };
+        let info: Vec<(String, ColumnKind)> = rows.column_info().iter().map(|c| (c.name().to_string(), kind(c.oracle_type()))).collect();
+        let mut out = Vec::new();
+        for row in rows {
+            let row = match row {
+                Ok(r) => r,
+                Err(e) => return failure(e),
+            };
+            let mut values = Vec::with_capacity(info.len());
+            for (i, (_, kind)) in info.iter().enumerate() {
+                let text: Option<String> = row.get(i).map_err(|e| SessionError::Harness(e.to_string()))?;
+                values.push(render(*kind, text.as_deref().map(str::as_bytes)));
+            }
+            out.push(values);
+        }
+        Ok(Ok(Response::Rows { columns: info.into_iter().map(|(n, _)| n).collect(), rows: out }))
+    } else {
+        match stmt.execute(&[]) {
+            Ok(()) => Ok(Ok(Response::Affected { count: stmt.row_count().unwrap_or(0) })),
+            Err(e) => failure(e),
+        }
+    }
+}
+
+fn kind(t: &OracleType) -> ColumnKind {
+    match t {
+        OracleType::Number(_, 0) | OracleType::Int64 | OracleType::UInt64 => ColumnKind::Integer,
+        OracleType::Number(..) | OracleType::Float(_) => ColumnKind::Decimal,
+        OracleType::BinaryFloat | OracleType::BinaryDouble => ColumnKind::Real,
+        OracleType::Boolean => ColumnKind::Boolean,
+        _ => ColumnKind::Text,
+    }
+}
+
+fn failure(e: oracle::Error) -> Result<StatementResult, SessionError> {
+    match e.db_error() {
+        Some(db) if db.code() != 0 => {
+            let code = db.code().unsigned_abs();
+            Ok(Err(DbError { class: oracle_class(code), code: format!("ORA-{code:05}"), message: db.message().to_string() }))
+        }
+        _ => Err(SessionError::ConnectionLost(e.to_string())),
+    }
+}
