@@ -1,0 +1,671 @@
+//! Reports rendered from the hand-made results files in `fixtures/results`:
+//!
+//! - `basic.json`: six targets (listed out of version order) and four probes covering every
+//!   verdict, a blocked step, a cancelled step, a claim that holds and one contradicted,
+//!   and versions of one backend that say the same thing (so their cells collapse);
+//! - `previous.json`: the run before, with a planted regression;
+//! - `hostile.json`: ids, questions, SQL, outcomes and messages that try to inject markup;
+//! - `pathlike.json`: probe ids that look like paths (`../../x`, `/etc/passwd`, ...).
+//!
+//! Markdown, JUnit and diff text are compared with the files in `snapshots/`;
+//! `UPDATE_SNAPSHOTS=1 cargo test --test report` rewrites them (review the change).
+
+use std::collections::{BTreeSet, HashSet};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use dbcompat::report::{compare, junit_xml, markdown_summary, write_site, SITE_MARKER};
+use dbcompat::result::{RunResults, Verdict};
+
+fn fixture(name: &str) -> RunResults {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/results").join(name);
+    RunResults::read(&path).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A site in a fresh temporary directory; the directory lives as long as the guard.
+fn site(results: &RunResults, previous: Option<&RunResults>) -> (tempfile::TempDir, PathBuf) {
+    let root = tempfile::tempdir().expect("temp dir");
+    let out = root.path().join("site");
+    write_site(results, previous, &out).expect("site written");
+    (root, out)
+}
+
+fn read(dir: &Path, name: &str) -> String {
+    fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+fn assert_snapshot(name: &str, actual: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots").join(name);
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e} (UPDATE_SNAPSHOTS=1 writes it)", path.display()));
+    if expected != actual {
+        let line = expected.lines().zip(actual.lines()).position(|(e, a)| e != a).unwrap_or_else(|| expected.lines().count().min(actual.lines().count()));
+        panic!(
+            "{name} differs from the snapshot at line {}:\n  expected: {:?}\n  actual:   {:?}\n--- actual ---\n{actual}",
+            line + 1,
+            expected.lines().nth(line),
+            actual.lines().nth(line)
+        );
+    }
+}
+
+// ---- a small HTML reader: enough to find elements by tag and read attributes and text ----
+
+struct Element {
+    attrs: Vec<(String, String)>,
+    inner: String,
+}
+
+impl Element {
+    fn attr(&self, name: &str) -> Option<&str> {
+        self.attrs.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+
+    /// The text content, whitespace collapsed.
+    fn text(&self) -> String {
+        text_of(&self.inner)
+    }
+}
+
+/// Roughly what a reader sees: inline tags vanish, block and cell boundaries become spaces.
+fn text_of(html: &str) -> String {
+    const BLOCKS: &[&str] = &["td", "th", "tr", "br", "div", "li", "p", "dt", "dd", "h1", "h2", "h3", "table", "pre", "tbody", "section", "cite", "blockquote"];
+    let mut raw = String::new();
+    let mut rest = html;
+    while let Some(open) = rest.find('<') {
+        raw.push_str(&rest[..open]);
+        let close = rest[open..].find('>').map_or(rest.len(), |c| open + c);
+        let name: String = rest[open + 1..close].trim_start_matches('/').chars().take_while(|c| c.is_ascii_alphanumeric()).collect();
+        if BLOCKS.contains(&name.to_ascii_lowercase().as_str()) {
+            raw.push(' ');
+        }
+        rest = rest.get(close + 1..).unwrap_or("");
+    }
+    raw.push_str(rest);
+    decode(&raw).split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn decode(s: &str) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(i) = rest.find('&') {
+        out.push_str(&rest[..i]);
+        rest = &rest[i..];
+        let Some(end) = rest.find(';').filter(|e| *e < 10) else {
+            out.push('&');
+            rest = &rest[1..];
+            continue;
+        };
+        let entity = &rest[1..end];
+        let c = match entity {
+            "amp" => Some('&'),
+            "lt" => Some('<'),
+            "gt" => Some('>'),
+            "quot" => Some('"'),
+            "apos" => Some('\''),
+            "nbsp" => Some('\u{a0}'),
+            e if e.starts_with("#x") => u32::from_str_radix(&e[2..], 16).ok().and_then(char::from_u32),
+            e if e.starts_with('#') => e[1..].parse().ok().and_then(char::from_u32),
+            _ => None,
+        };
+        match c {
+            Some(c) => {
+                out.push(c);
+                rest = &rest[end + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Every `<tag ...>` with its attributes and the markup up to the next `</tag>`.
+fn elements(html: &str, tag: &str) -> Vec<Element> {
+    let open = format!("<{tag}");
+    let close = format!("</{tag}>");
+    let mut out = Vec::new();
+    let mut rest = html;
+    while let Some(i) = rest.find(&open) {
+        let after = &rest[i + open.len()..];
+        if !after.starts_with(|c: char| c == '>' || c.is_whitespace()) {
+            rest = after;
+            continue;
+        }
+        let (attrs, body) = attributes(after);
+        let end = body.find(&close).unwrap_or(body.len());
+        out.push(Element { attrs, inner: body[..end].to_string() });
+        rest = body;
+    }
+    out
+}
+
+fn attributes(mut s: &str) -> (Vec<(String, String)>, &str) {
+    let mut attrs = Vec::new();
+    loop {
+        s = s.trim_start();
+        if let Some(r) = s.strip_prefix("/>").or_else(|| s.strip_prefix('>')) {
+            return (attrs, r);
+        }
+        if s.is_empty() {
+            return (attrs, s);
+        }
+        let name_end = s.find(|c: char| c == '=' || c == '>' || c.is_whitespace()).unwrap_or(s.len());
+        let name = s[..name_end].to_ascii_lowercase();
+        s = &s[name_end..];
+        let mut value = String::new();
+        if let Some(r) = s.strip_prefix('=') {
+            let quote = r.chars().next().filter(|c| *c == '"' || *c == '\'');
+            match quote {
+                Some(q) => {
+                    let body = &r[1..];
+                    let end = body.find(q).unwrap_or(body.len());
+                    value = decode(&body[..end]);
+                    s = body.get(end + 1..).unwrap_or("");
+                }
+                None => {
+                    let end = r.find(|c: char| c == '>' || c.is_whitespace()).unwrap_or(r.len());
+                    value = decode(&r[..end]);
+                    s = &r[end..];
+                }
+            }
+        }
+        attrs.push((name, value));
+    }
+}
+
+/// The matrix cells of one probe's row: (status, targets it spans, colspan, link, text).
+fn row_cells(index: &str, probe: &str) -> Vec<(String, String, String, String, String)> {
+    let row = elements(index, "tr").into_iter().find(|r| r.attr("data-probe") == Some(probe)).unwrap_or_else(|| panic!("no row for {probe}"));
+    elements(&row.inner, "td")
+        .into_iter()
+        .map(|td| {
+            let link = elements(&td.inner, "a").first().and_then(|a| a.attr("href").map(str::to_string)).unwrap_or_default();
+            (
+                td.attr("data-status").unwrap_or_default().to_string(),
+                td.attr("data-targets").unwrap_or_default().to_string(),
+                td.attr("colspan").unwrap_or("1").to_string(),
+                link,
+                td.text(),
+            )
+        })
+        .collect()
+}
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        }
+        out.push(path);
+    }
+    out
+}
+
+// ---- the matrix ----
+
+#[test]
+fn matrix_has_a_cell_per_status_and_collapses_equal_versions() {
+    let (_root, out) = site(&fixture("basic.json"), None);
+    let index = read(&out, "index.html");
+
+    let cells = row_cells(&index, "equality_ignores_case");
+    let shape: Vec<(&str, &str, &str)> = cells.iter().map(|(s, t, c, _, _)| (s.as_str(), t.as_str(), c.as_str())).collect();
+    assert_eq!(
+        shape,
+        [
+            ("pass", "sqlite-3.54", "1"),
+            ("pass", "postgres-16 postgres-17", "2"),
+            ("not-run", "mysql-8.0", "1"),
+            ("pass", "mariadb-10.6", "1"),
+            ("fail", "mariadb-10.11", "1"),
+        ]
+    );
+    let (_, _, _, link, text) = &cells[1];
+    assert_eq!(link, "probe-equality_ignores_case.html#t-postgres-16");
+    assert_eq!(text, "✓ 16.6–17.2 rows:(0)");
+    assert_eq!(cells[4].4, "✗ rows:(0)");
+
+    let statuses = |probe| row_cells(&index, probe).into_iter().map(|c| (c.0, c.1)).collect::<Vec<_>>();
+    let pairs = |v: &[(&str, &str)]| v.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect::<Vec<_>>();
+    assert_eq!(
+        statuses("like_ascii_case_insensitive"),
+        pairs(&[("pass", "sqlite-3.54"), ("no-expectation", "postgres-16 postgres-17"), ("not-run", "mysql-8.0"), ("pass", "mariadb-10.6 mariadb-10.11")])
+    );
+    assert_eq!(
+        statuses("sqlite_busy_timeout_waits_for_writer"),
+        pairs(&[("pass", "sqlite-3.54"), ("not-applicable", "postgres-16 postgres-17"), ("not-run", "mysql-8.0"), ("not-applicable", "mariadb-10.6 mariadb-10.11")])
+    );
+    assert_eq!(
+        statuses("select_for_update_nowait"),
+        pairs(&[("pass", "sqlite-3.54"), ("pass", "postgres-16"), ("error", "postgres-17"), ("not-run", "mysql-8.0"), ("fail", "mariadb-10.6"), ("pass", "mariadb-10.11")])
+    );
+
+    // Columns: backends in a fixed order, versions in version order (10.6 before 10.11).
+    let columns: Vec<String> = elements(&index, "th").iter().filter_map(|th| th.attr("data-target").map(str::to_string)).collect();
+    assert_eq!(columns, ["sqlite-3.54", "postgres-16", "postgres-17", "mysql-8.0", "mariadb-10.6", "mariadb-10.11"]);
+
+    // A summary line per backend.
+    let summary = |backend: &str| elements(&index, "tr").into_iter().find(|r| r.attr("data-backend") == Some(backend)).map(|r| r.text()).unwrap_or_default();
+    assert_eq!(summary("mariadb"), "mariadb mariadb 10.6–10.11 (2 of 2 ran) ✓ 4 ✗ 2 ! 0 ? 0 – 2 ∅ 0");
+    assert_eq!(summary("mysql"), "mysql mysql 8.0 (0 of 1 ran) ✓ 0 ✗ 0 ! 0 ? 0 – 0 ∅ 4");
+
+    // The legend names the whole vocabulary; the tooltip carries the observed outcome.
+    for label in ["as expected", "differs from expectation", "no expectation yet", "not applicable", "not run", "error"] {
+        assert!(index.contains(&format!("</span> {label}</span>")), "legend lacks {label}");
+    }
+    let fail_cell = elements(&index, "td").into_iter().find(|td| td.attr("data-targets") == Some("mariadb-10.11") && td.attr("data-status") == Some("fail")).unwrap();
+    assert_eq!(fail_cell.attr("title"), Some("mariadb 10.11: differs from expectation\nobserved: rows:(0)\nexpected: rows:(1)"));
+
+    // The matrix carries no transcripts and no SQL.
+    assert!(!index.contains("class=\"transcript\""));
+    assert!(!index.contains("CREATE TABLE"));
+}
+
+#[test]
+fn pages_are_self_contained() {
+    let (_root, out) = site(&fixture("basic.json"), Some(&fixture("previous.json")));
+    for file in files_under(&out).iter().filter(|f| f.extension().is_some_and(|e| e == "html")) {
+        let html = fs::read_to_string(file).unwrap();
+        assert!(html.starts_with("<!DOCTYPE html>"), "{}", file.display());
+        assert!(html.contains("<style>"));
+        for external in ["<script", "<link", "@import", "url(http", "src=\"http", "@font-face"] {
+            assert!(!html.contains(external), "{} contains {external}", file.display());
+        }
+    }
+}
+
+#[test]
+fn every_link_resolves_to_a_file_and_an_anchor() {
+    let (_root, out) = site(&fixture("basic.json"), Some(&fixture("previous.json")));
+    let mut checked = 0;
+    for file in files_under(&out).iter().filter(|f| f.extension().is_some_and(|e| e == "html")) {
+        let html = fs::read_to_string(file).unwrap();
+        for a in elements(&html, "a") {
+            let href = a.attr("href").unwrap_or_default();
+            let (page, anchor) = href.split_once('#').unwrap_or((href, ""));
+            let target = if page.is_empty() { html.clone() } else { read(&out, page) };
+            if !anchor.is_empty() {
+                assert!(target.contains(&format!("id=\"{anchor}\"")), "{}: {href} has no anchor", file.display());
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked > 100, "only {checked} links");
+}
+
+// ---- the other pages ----
+
+#[test]
+fn probe_pages_show_transcripts_with_blocked_and_cancelled_steps() {
+    let (_root, out) = site(&fixture("basic.json"), None);
+
+    let busy = read(&out, "probe-sqlite_busy_timeout_waits_for_writer.html");
+    let section = elements(&busy, "section").into_iter().find(|s| s.attr("id") == Some("t-sqlite-3.54")).expect("sqlite section");
+    let step2 = elements(&section.inner, "tbody").into_iter().find(|t| t.attr("data-step") == Some("2")).expect("step 2");
+    assert_eq!(step2.attr("class"), Some("step blocked"));
+    assert!(step2.text().starts_with("step 2 session b outcome blocked completed after step 3 observed ok BEGIN IMMEDIATE ok 630 ms"), "{}", step2.text());
+    assert!(section.text().contains("SELECT count(*) FROM t count(*) 2"), "rows render as a table: {}", section.text());
+    assert!(busy.contains("With busy_timeout set, does BEGIN IMMEDIATE wait"));
+
+    let nowait = read(&out, "probe-select_for_update_nowait.html");
+    let sections = elements(&nowait, "section");
+    let by_target = |id: &str| sections.iter().find(|s| s.attr("data-target") == Some(id)).unwrap_or_else(|| panic!("no section {id}"));
+    let mariadb = by_target("mariadb-10.6");
+    assert_eq!(mariadb.attr("data-status"), Some("fail"));
+    let cancelled = elements(&mariadb.inner, "tbody").into_iter().find(|t| t.attr("data-step") == Some("2")).unwrap();
+    assert_eq!(cancelled.attr("class"), Some("step blocked cancelled"));
+    assert!(cancelled.text().contains("blocked cancelled observed blocked"));
+    assert!(cancelled.text().contains("failure cancelled"));
+    assert!(mariadb.text().contains("expected error:lock_not_available observed blocked"));
+
+    let postgres = by_target("postgres-16");
+    assert!(postgres.text().contains("error:lock_not_available 55P03 could not obtain lock on row in relation \"t\""), "{}", postgres.text());
+    assert!(postgres.inner.contains("relation &quot;t&quot;"));
+    let errored = by_target("postgres-17");
+    assert_eq!(errored.attr("data-status"), Some("error"));
+    assert!(errored.text().contains("reason setup failed: connection lost"));
+    let not_run = by_target("mysql-8.0");
+    assert_eq!(not_run.text(), "mysql-8.0 ∅ not run container targets are not supported by this build yet");
+
+    // The SQL per dialect, with the sqlite variant of step 1.
+    let dialects: Vec<String> = elements(&nowait, "div").into_iter().filter(|d| d.attr("class") == Some("dialect")).map(|d| d.text()).collect();
+    assert!(dialects.contains(&"sqlite BEGIN IMMEDIATE".to_string()), "{dialects:?}");
+    assert!(dialects.contains(&"default BEGIN; SELECT v FROM t WHERE id = 1 FOR UPDATE".to_string()), "{dialects:?}");
+
+    // The claim, quoted with its source, and its finding on this probe's page.
+    let eq = read(&out, "probe-equality_ignores_case.html");
+    assert!(eq.contains("<cite>002_d58c8b011d38fec7.txt § Collation settings</cite>"));
+}
+
+#[test]
+fn backend_pages_say_where_behaviour_changes() {
+    let (_root, out) = site(&fixture("basic.json"), None);
+    let mariadb = read(&out, "backend-mariadb.html");
+    let changes = |probe: &str| {
+        let row = elements(&mariadb, "tr").into_iter().find(|r| r.attr("data-probe") == Some(probe)).unwrap();
+        elements(&row.inner, "td").into_iter().find(|td| td.attr("class") == Some("changes bstart")).unwrap().text()
+    };
+    assert_eq!(changes("equality_ignores_case"), "rows:(1) until 10.6; rows:(0) since 10.11");
+    assert_eq!(changes("like_ascii_case_insensitive"), "same on all 2 measured versions");
+    assert_eq!(changes("select_for_update_nowait"), "blocked until 10.6; error:lock_not_available since 10.11");
+    let postgres = read(&out, "backend-postgres.html");
+    assert!(postgres.contains("one version measured"), "postgres-17 errored, so only 16 measured nowait");
+    assert!(!out.join("backend-oracle.html").exists(), "no page for a backend without targets");
+}
+
+#[test]
+fn claims_page_puts_contradicted_claims_first() {
+    let (_root, out) = site(&fixture("basic.json"), None);
+    let claims = read(&out, "claims.html");
+    let blocks: Vec<Element> = elements(&claims, "div").into_iter().filter(|d| d.attr("data-finding").is_some()).collect();
+    let order: Vec<(&str, &str)> = blocks.iter().map(|b| (b.attr("id").unwrap(), b.attr("data-finding").unwrap())).collect();
+    assert_eq!(order, [("c-p-equality_ignores_case-1", "contradicted"), ("c-p-like_ascii_case_insensitive-1", "confirmed")]);
+    let text = blocks[0].text();
+    for finding in [
+        "✓ confirmed mariadb 10.6 rows:(1)",
+        "✗ contradicted mariadb 10.11 predicted rows:(1), observed rows:(0)",
+        "not measurable here no prediction: sqlite 3.54, postgres 16.6–17.2",
+        "not measurable here not run: mysql 8.0",
+    ] {
+        assert!(text.contains(finding), "missing `{finding}` in {text}");
+    }
+}
+
+// ---- hostile input ----
+
+const HOSTILE: &str = "<script>alert(1)</script>\"'&";
+const HOSTILE_ESCAPED: &str = "&lt;script&gt;alert(1)&lt;/script&gt;&quot;&#39;&amp;";
+
+#[test]
+fn hostile_strings_are_escaped_in_every_page() {
+    let results = fixture("hostile.json");
+    let (_root, out) = site(&results, Some(&results));
+    let files = files_under(&out);
+    let probe_page = files
+        .iter()
+        .find(|f| f.file_name().unwrap().to_string_lossy().starts_with("probe-script"))
+        .expect("a page for the hostile probe");
+    for file in files.iter().filter(|f| f.extension().is_some_and(|e| e == "html")) {
+        let html = fs::read_to_string(file).unwrap();
+        assert!(!html.to_ascii_lowercase().contains("<script"), "{} has a raw <script", file.display());
+        assert!(!html.contains("Z<b>") && html.contains("Z&lt;b&gt;"), "{}: markup from the input", file.display());
+    }
+    let page = fs::read_to_string(probe_page).unwrap();
+    // Text contexts: id, question, note, claim, SQL, outcome, error message, row values.
+    for text in [
+        format!("<h1 class=\"mono\">{HOSTILE_ESCAPED}</h1>"),
+        format!("Asks {HOSTILE_ESCAPED}?"),
+        format!("Note {HOSTILE_ESCAPED}"),
+        format!("Claim {HOSTILE_ESCAPED}<cite>src{HOSTILE_ESCAPED} § sec{HOSTILE_ESCAPED}</cite>"),
+        format!("<code>SELECT &#39;{HOSTILE_ESCAPED}&#39;</code>"),
+        format!("near {HOSTILE_ESCAPED}"),
+        format!("<th>col{HOSTILE_ESCAPED}</th>"),
+    ] {
+        assert!(page.contains(&text), "missing {text}");
+    }
+    // Attribute contexts keep their quotes.
+    let sections = elements(&page, "section");
+    let ids: BTreeSet<&str> = sections.iter().filter_map(|s| s.attr("data-target")).collect();
+    assert!(ids.contains(format!("postgres-16{}", "\"'&<script>alert(1)</script>").as_str()), "{ids:?}");
+    for s in &sections {
+        let anchor = s.attr("id").unwrap();
+        assert!(anchor.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.~-".contains(&b)), "anchor {anchor:?}");
+    }
+    let index = read(&out, "index.html");
+    assert!(index.contains(&format!("data-probe=\"{HOSTILE_ESCAPED}\"")));
+    assert!(elements(&index, "tr").iter().any(|r| r.attr("data-probe") == Some(HOSTILE)));
+
+    // JUnit: escaped in attributes and text; Markdown: only inside code spans or escaped.
+    let junit = junit_xml(&results);
+    assert!(!junit.contains("<script"));
+    assert!(junit.contains("name=\"area&lt;script&gt;alert(1)&lt;/script&gt;&quot;&apos;&amp;::&lt;script&gt;"));
+    let md = markdown_summary(&results, None);
+    for line in md.lines() {
+        let outside = outside_code_spans(line);
+        for special in ['<', '>', '&'] {
+            let unescaped = outside.match_indices(special).any(|(i, _)| !outside[..i].ends_with('\\'));
+            assert!(!unescaped, "unescaped {special} outside a code span: {line}");
+        }
+    }
+    assert_snapshot("hostile.junit.xml", &junit);
+    assert_snapshot("hostile.summary.md", &md);
+}
+
+/// A Markdown line without its code spans (a run of N backticks up to the next run of N).
+fn outside_code_spans(line: &str) -> String {
+    let mut out = String::new();
+    let mut rest = line;
+    while let Some(start) = rest.find('`') {
+        out.push_str(&rest[..start]);
+        let fence_len = rest[start..].chars().take_while(|c| *c == '`').count();
+        let fence = "`".repeat(fence_len);
+        let after = &rest[start + fence_len..];
+        match after.find(&fence) {
+            Some(end) => rest = &after[end + fence_len..],
+            None => {
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[test]
+fn path_like_ids_write_nothing_outside_the_out_dir() {
+    let results = fixture("pathlike.json");
+    let root = tempfile::tempdir().unwrap();
+    let outer = root.path().join("outer");
+    fs::create_dir(&outer).unwrap();
+    let out = outer.join("site");
+    let summary = write_site(&results, None, &out).unwrap();
+
+    let top: Vec<String> = fs::read_dir(root.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert_eq!(top, ["outer"]);
+    let beside: Vec<String> = fs::read_dir(&outer).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert_eq!(beside, ["site"], "no staging directory left behind");
+    let mut names = HashSet::new();
+    for f in files_under(&out) {
+        assert_eq!(f.parent(), Some(out.as_path()), "{} is not directly in the site", f.display());
+        assert!(f.is_file());
+        let name = f.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._~-".contains(&b)), "unsafe file name {name:?}");
+        names.insert(name);
+    }
+    assert_eq!(summary.probe_pages, 10, "one page per distinct id");
+    assert_eq!(names.iter().filter(|n| n.starts_with("probe-")).count(), 10);
+    assert!(names.contains("probe-probe-index.html"));
+    for f in &summary.files {
+        assert!(f.starts_with(&out), "{} reported outside the site", f.display());
+    }
+}
+
+// ---- writing the site ----
+
+#[test]
+fn the_site_is_replaced_whole_and_only_when_it_is_ours() {
+    let basic = fixture("basic.json");
+    let root = tempfile::tempdir().unwrap();
+    let out = root.path().join("site");
+
+    let first = write_site(&basic, Some(&fixture("previous.json")), &out).unwrap();
+    assert!(out.join(SITE_MARKER).is_file());
+    assert_eq!((first.probe_pages, first.backend_pages, first.claims, first.contradicted_claims), (4, 4, 2, 1));
+    assert_eq!(first.regression, Some(true));
+    assert_eq!((first.tally.pass, first.tally.fail, first.tally.error, first.tally.not_run), (11, 2, 1, 4));
+    for name in ["index.html", "claims.html", "diff.html", "summary.md", "junit.xml", "backend-mariadb.html", "probe-equality_ignores_case.html"] {
+        assert!(first.files.contains(&out.join(name)), "{name} not reported");
+        assert!(out.join(name).is_file(), "{name} not written");
+    }
+    assert_eq!(first.bytes, first.files.iter().map(|f| fs::metadata(f).unwrap().len()).sum::<u64>());
+
+    // Rewriting replaces everything: a stale page and the diff page of the first run go.
+    fs::write(out.join("probe-stale.html"), "old").unwrap();
+    let second = write_site(&basic, None, &out).unwrap();
+    assert!(!out.join("probe-stale.html").exists());
+    assert!(!out.join("diff.html").exists());
+    assert_eq!(second.regression, None);
+    let beside: Vec<String> = fs::read_dir(root.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert_eq!(beside, ["site"]);
+
+    // A directory that is not a site is never replaced, nor is a file.
+    let precious = root.path().join("precious");
+    fs::create_dir(&precious).unwrap();
+    fs::write(precious.join("results.json"), "{}").unwrap();
+    let err = write_site(&basic, None, &precious).unwrap_err();
+    assert!(err.to_string().contains("not a dbcompat site"), "{err}");
+    assert!(precious.join("results.json").is_file());
+    let file = root.path().join("file.html");
+    fs::write(&file, "x").unwrap();
+    assert!(write_site(&basic, None, &file).is_err());
+    assert!(write_site(&basic, None, Path::new("/")).is_err());
+    let mut left: Vec<String> = fs::read_dir(root.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    left.sort();
+    assert_eq!(left, ["file.html", "precious", "site"], "nothing staged is left behind");
+
+    // An empty directory is fine.
+    let empty = root.path().join("empty");
+    fs::create_dir(&empty).unwrap();
+    write_site(&basic, None, &empty).unwrap();
+    assert!(empty.join("index.html").is_file());
+}
+
+#[test]
+fn empty_and_inconsistent_results_render() {
+    let mut results = fixture("basic.json");
+    results.targets.clear();
+    results.probes.clear();
+    let (_root, out) = site(&results, None);
+    assert!(read(&out, "index.html").contains("data-probe=\"equality_ignores_case\""), "cases alone still give rows and columns");
+
+    results.cases.clear();
+    let (_root, out) = site(&results, Some(&fixture("basic.json")));
+    assert!(read(&out, "claims.html").contains("No probe in this run quotes a documentation claim"));
+    assert!(markdown_summary(&results, None).starts_with("## dbcompat results\n\n0 cases on 0 targets"));
+    assert!(junit_xml(&results).contains("<testsuites name=\"dbcompat\" tests=\"0\""));
+}
+
+#[test]
+fn odd_results_render_without_panicking() {
+    use dbcompat::driver::Response;
+    let mut r = fixture("basic.json");
+    let odd_versions = ["", "99999999999999999999999.1", "no digits", "…", "7", "1.2.3.4.5.6.7.8"];
+    for (t, v) in r.targets.iter_mut().zip(odd_versions) {
+        t.server_version = Some(v.to_string());
+    }
+    r.targets.push(r.targets[0].clone()); // a duplicate target
+    r.cases.push(r.cases[0].clone()); // a duplicate case
+    for (i, c) in r.cases.iter_mut().enumerate() {
+        c.duration_ms = if i % 2 == 0 { -1.0 } else { 1e300 };
+        c.outcome = match i % 3 {
+            0 => Some(vec![]),
+            1 => Some(vec!["`|`".into(), "\n\r\t\u{0}\u{1b}[31m".into()]),
+            _ => None,
+        };
+        for k in &mut c.claims {
+            k.claim = usize::MAX;
+        }
+        for step in &mut c.transcript {
+            step.step = usize::MAX - i;
+            step.completed_after_step = Some(usize::MAX);
+            for st in &mut step.statements {
+                st.response = Some(Response::Rows { columns: vec![], rows: vec![vec![], vec!["a".into(); 100]] });
+            }
+        }
+    }
+    for p in &mut r.probes {
+        p.id.push('🦀');
+        p.steps.clear();
+        p.claims.push(p.claims.first().cloned().unwrap_or_else(|| dbcompat::result::ClaimRecord {
+            source: String::new(),
+            section: String::new(),
+            text: String::new(),
+            predicts: Default::default(),
+        }));
+    }
+    let (_root, out) = site(&r, Some(&fixture("hostile.json")));
+    assert!(out.join("index.html").is_file());
+    let _ = markdown_summary(&r, Some(&fixture("pathlike.json")));
+    let _ = junit_xml(&r);
+    let _ = compare(&fixture("hostile.json"), &r).to_text();
+}
+
+// ---- Markdown, JUnit ----
+
+#[test]
+fn markdown_summary_matches_the_snapshot() {
+    let md = markdown_summary(&fixture("basic.json"), Some(&fixture("previous.json")));
+    assert_snapshot("basic.summary.md", &md);
+    let (_root, out) = site(&fixture("basic.json"), Some(&fixture("previous.json")));
+    assert_eq!(read(&out, "summary.md"), md);
+}
+
+#[test]
+fn junit_matches_the_snapshot() {
+    let xml = junit_xml(&fixture("basic.json"));
+    assert_snapshot("basic.junit.xml", &xml);
+    let (_root, out) = site(&fixture("basic.json"), None);
+    assert_eq!(read(&out, "junit.xml"), xml);
+}
+
+// ---- diff ----
+
+#[test]
+fn diff_finds_the_planted_regression() {
+    let old = fixture("previous.json");
+    let new = fixture("basic.json");
+    let diff = compare(&old, &new);
+    let names = |list: &[dbcompat::report::CaseChange]| list.iter().map(|c| c.name()).collect::<Vec<_>>();
+    assert_eq!(names(&diff.new_failures), ["collation::equality_ignores_case::mariadb-10.11", "locking::select_for_update_nowait::postgres-17"]);
+    assert_eq!(names(&diff.fixed), ["collation::like_ascii_case_insensitive::mariadb-10.6"]);
+    assert_eq!(names(&diff.changed_outcomes), ["collation::like_ascii_case_insensitive::postgres-16"]);
+    assert_eq!(diff.other_changes.len(), 3, "mysql-8.0 cases went from run to not run");
+    assert_eq!(diff.added_cases.len(), 6);
+    assert_eq!(diff.removed_cases.iter().map(|c| c.name()).collect::<Vec<_>>(), ["autoincrement::next_id_after_deleting_highest::sqlite-3.54"]);
+    assert_eq!(diff.removed_targets, ["oracle-23"]);
+    assert_eq!(diff.lost_targets, ["mysql-8.0"]);
+    assert!(diff.added_targets.is_empty());
+    assert!(diff.is_regression());
+    assert_snapshot("previous-to-basic.diff.txt", &diff.to_text());
+
+    let back = compare(&new, &old);
+    assert_eq!(back.added_targets, ["oracle-23"]);
+    assert_eq!(back.gained_targets, ["mysql-8.0"]);
+    assert_eq!(names(&back.fixed), ["collation::equality_ignores_case::mariadb-10.11", "locking::select_for_update_nowait::postgres-17"]);
+    assert!(back.is_regression(), "like_ascii on mariadb-10.6 passes now and failed before");
+
+    let same = compare(&new, &new);
+    assert!(same.is_empty() && !same.is_regression());
+    assert_eq!(same.to_text(), "no changes in 24 cases compared\n");
+}
+
+#[test]
+fn only_passing_cases_that_break_or_targets_that_stop_are_regressions() {
+    let old = fixture("basic.json");
+
+    // No expectation before, failing now: a new failure, but nothing that passed broke.
+    let mut new = old.clone();
+    let case = new.cases.iter_mut().find(|c| c.probe == "like_ascii_case_insensitive" && c.target == "postgres-16").unwrap();
+    case.verdict = Verdict::Fail { expected: vec!["rows:(1)".into()], observed: vec!["rows:(0)".into()] };
+    let diff = compare(&old, &new);
+    assert_eq!(diff.new_failures.len(), 1);
+    assert!(!diff.is_regression());
+
+    // A target that ran and now did not: a regression even though no case fails.
+    let mut new = old.clone();
+    new.targets.iter_mut().find(|t| t.id == "sqlite-3.54").unwrap().not_run = Some("no engine".into());
+    let diff = compare(&old, &new);
+    assert_eq!(diff.lost_targets, ["sqlite-3.54"]);
+    assert!(diff.is_regression());
+    assert!(diff.to_text().starts_with("REGRESSION: "));
+}
