@@ -39,6 +39,27 @@ enum Commands {
     },
     /// Validate every suite and the matrix without any server.
     Check,
+    /// Render results files (merged) as an HTML site with a Markdown summary and JUnit XML.
+    Report {
+        #[arg(required = true)]
+        results: Vec<PathBuf>,
+        /// The site's directory; it is replaced as a whole (only if it is a dbcompat site,
+        /// empty or absent).
+        #[arg(long, default_value = "reports")]
+        out: PathBuf,
+        /// An earlier results file to compare with (adds the changes to the report).
+        #[arg(long)]
+        previous: Option<PathBuf>,
+    },
+    /// What changed between two results files; exits 1 on a regression.
+    Diff { old: PathBuf, new: PathBuf },
+    /// Merge results files (e.g. shards) into one; exits 1 if they conflict.
+    Merge {
+        #[arg(required = true)]
+        results: Vec<PathBuf>,
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 #[derive(clap::Args)]
@@ -61,6 +82,9 @@ struct RunArgs {
     /// The longest any step is waited for before it is cancelled.
     #[arg(long, default_value_t = 10_000)]
     step_timeout_ms: u64,
+    /// Also render the HTML report into the output directory.
+    #[arg(long)]
+    html: bool,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -77,6 +101,9 @@ pub fn main() -> ExitCode {
         Commands::Check => check(&cli.matrix, &cli.suites),
         Commands::List { what } => list(&cli.matrix, &cli.suites, what),
         Commands::Run(ref args) => run_command(&cli.matrix, &cli.suites, args),
+        Commands::Report { ref results, ref out, ref previous } => report_command(results, out, previous.as_deref()),
+        Commands::Diff { ref old, ref new } => diff_command(old, new),
+        Commands::Merge { ref results, ref out } => merge_command(results, out),
     }
 }
 
@@ -222,14 +249,110 @@ fn run_command(matrix: &PathBuf, suites: &PathBuf, args: &RunArgs) -> ExitCode {
         probes: s.iter().flat_map(|x| &x.probes).filter(|p| results.iter().any(|c| c.probe == p.id)).map(|p| crate::result::ProbeRecord::from_probe(p)).collect(),
         cases: results,
     };
-    let path = args.out.join("results.json");
-    if let Err(e) = results.write(&path) {
-        eprintln!("error: cannot write {}: {e}", path.display());
+    let written = if args.html { write_report(&results, None, &args.out).map(|_| ()) } else { write_results(&results, &args.out) };
+    if let Err(e) = written {
+        eprintln!("error: {e}");
         return ExitCode::FAILURE;
     }
     print_summary(&results);
-    println!("results: {}", path.display());
+    println!("results: {}", args.out.join("results.json").display());
+    if args.html {
+        println!("report:  {}", args.out.join("index.html").display());
+    }
     if results.cases.iter().any(|c| c.verdict.is_failure()) { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+}
+
+/// Writes `results.json` into `out`. A directory dbcompat creates (or finds empty) is
+/// marked as its own, so `dbcompat report` may later replace it with a site.
+fn write_results(results: &RunResults, out: &std::path::Path) -> Result<(), String> {
+    let fresh = std::fs::read_dir(out).map(|mut d| d.next().is_none()).unwrap_or(true);
+    std::fs::create_dir_all(out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+    if fresh {
+        let marker = out.join(crate::report::SITE_MARKER);
+        std::fs::write(&marker, "Written by dbcompat; `dbcompat report` may replace this directory.\n")
+            .map_err(|e| format!("cannot write {}: {e}", marker.display()))?;
+    }
+    let path = out.join("results.json");
+    results.write(&path).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// Renders the site into `out` (replacing it), with the results it was made from.
+fn write_report(results: &RunResults, previous: Option<&RunResults>, out: &std::path::Path) -> Result<crate::report::SiteSummary, String> {
+    let summary = crate::report::write_site(results, previous, out).map_err(|e| format!("cannot write the report: {e}"))?;
+    write_results(results, out)?;
+    Ok(summary)
+}
+
+fn read_all(paths: &[PathBuf]) -> Result<Vec<RunResults>, String> {
+    paths.iter().map(|p| RunResults::read(p)).collect()
+}
+
+fn report_command(inputs: &[PathBuf], out: &std::path::Path, previous: Option<&std::path::Path>) -> ExitCode {
+    let loaded = read_all(inputs).and_then(crate::result::merge::merge);
+    let previous = previous.map(RunResults::read).transpose();
+    let ((results, merge_report), previous) = match (loaded, previous) {
+        (Ok(r), Ok(p)) => (r, p),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    for c in &merge_report.conflicts {
+        eprintln!("conflict: {c}");
+    }
+    match write_report(&results, previous.as_ref(), out) {
+        Ok(summary) => {
+            println!(
+                "report: {} ({} files, {} probe pages, {} claims of which {} contradicted)",
+                out.join("index.html").display(),
+                summary.files.len(),
+                summary.probe_pages,
+                summary.claims,
+                summary.contradicted_claims
+            );
+            if merge_report.conflicts.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn diff_command(old: &std::path::Path, new: &std::path::Path) -> ExitCode {
+    match (RunResults::read(old), RunResults::read(new)) {
+        (Ok(old), Ok(new)) => {
+            let diff = crate::report::compare(&old, &new);
+            print!("{}", diff.to_text());
+            if diff.is_regression() { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+        }
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn merge_command(inputs: &[PathBuf], out: &std::path::Path) -> ExitCode {
+    let (merged, report) = match read_all(inputs).and_then(crate::result::merge::merge) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    for d in &report.duplicates {
+        eprintln!("duplicate: {d}");
+    }
+    for c in &report.conflicts {
+        eprintln!("conflict: {c}");
+    }
+    if let Err(e) = merged.write(out) {
+        eprintln!("error: cannot write {}: {e}", out.display());
+        return ExitCode::FAILURE;
+    }
+    println!("merged {} file(s): {} cases, {} targets -> {}", inputs.len(), merged.cases.len(), merged.targets.len(), out.display());
+    if report.conflicts.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }
 
 fn now() -> String {

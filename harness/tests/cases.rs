@@ -29,7 +29,8 @@ fn main() {
     }
     let require_all = std::env::var("DBCOMPAT_REQUIRE_ALL").is_ok_and(|v| v == "1");
     let root: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the crate sits in the workspace").into();
-    let matrix_path = std::env::var_os("DBCOMPAT_MATRIX").map(PathBuf::from).unwrap_or_else(|| root.join("matrix.toml"));
+    // Relative to the workspace, wherever cargo runs the test from.
+    let matrix_path = std::env::var_os("DBCOMPAT_MATRIX").map(|p| root.join(p)).unwrap_or_else(|| root.join("matrix.toml"));
     let loaded = (Matrix::load(&matrix_path), suite::load_dir(&root.join("suites")));
     let (matrix, suites) = match loaded {
         (Ok(m), Ok(s)) => (m, s),

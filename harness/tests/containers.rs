@@ -32,8 +32,9 @@ async fn a_killed_container_fails_only_its_own_remaining_cases() {
         return;
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    let matrix_path = std::env::var("DBCOMPAT_MATRIX").unwrap_or_else(|_| root.join("ci/matrix.local.toml").display().to_string());
-    let matrix = Matrix::load(Path::new(&matrix_path)).unwrap();
+    // Relative to the workspace, wherever cargo runs the test from.
+    let matrix_path = root.join(std::env::var("DBCOMPAT_MATRIX").unwrap_or_else(|_| "ci/matrix.local.toml".into()));
+    let matrix = Matrix::load(&matrix_path).unwrap();
     let victim = std::env::var("DBCOMPAT_KILL_TARGET").unwrap_or_else(|_| "postgres-17".into());
     let specs = vec![matrix.find("sqlite").unwrap().clone(), matrix.find(&victim).unwrap().clone()];
     let suites = suite::load_dir(&root.join("suites")).unwrap();

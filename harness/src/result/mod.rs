@@ -4,6 +4,7 @@
 //! merges, diffs): it carries a schema version and everything needed to judge a case
 //! again without a server.
 
+pub mod merge;
 pub mod probe;
 pub mod verdict;
 
