@@ -5,7 +5,6 @@
 # rebuilding an image does not download its packages again.
 
 CACHE=${DBCOMPAT_CACHE:-/var/cache/dbcompat}
-ARCH=$(dpkg --print-architecture)
 
 log() { printf '[%s] %s\n' "${LOG_TAG:-dbcompat}" "$*"; }
 die() { printf '[%s] ERROR: %s\n' "${LOG_TAG:-dbcompat}" "$*" >&2; exit 1; }
@@ -159,8 +158,10 @@ EOF
     # Services must never start inside a build chroot.
     printf '#!/bin/sh\nexit 101\n' > "$tmp/usr/sbin/policy-rc.d"
     chmod 755 "$tmp/usr/sbin/policy-rc.d"
-    rm -rf "$tmp"/var/cache/apt/archives/*.deb "$tmp"/var/lib/apt/lists/* \
-           "$tmp"/usr/share/doc/* "$tmp"/usr/share/man/* "$tmp"/usr/share/info/*
+    rm -rf "$tmp"/var/cache/apt/archives/*.deb "$tmp"/var/cache/apt/*.bin "$tmp"/var/lib/apt/lists/* \
+           "$tmp"/usr/share/man/* "$tmp"/usr/share/info/*
+    find "$tmp/usr/share/doc" -mindepth 1 ! -name copyright ! -type d -delete
+    find "$tmp/usr/share/locale" -mindepth 1 -maxdepth 1 -type d -exec rm -rf {} +
     tar --numeric-owner -C "$tmp" -cf "$tarball.part" .
     mv "$tarball.part" "$tarball"
     safe_rmtree "$tmp"
@@ -176,8 +177,7 @@ open_chroot() {
     mkdir -p "$root"
     tar --numeric-owner -C "$root" -xf "$tarball"
     chroot_mount "$root" "$suite"
-    if ! in_chroot "$root" 'apt-get -q update' > "$root.apt-update.log" 2>&1; then
-        cat "$root.apt-update.log" >&2
-        return 1
+    if ! in_chroot "$root" 'apt-get -qq update'; then
+        die "apt-get update failed in the $suite root filesystem"
     fi
 }

@@ -32,8 +32,8 @@ if [ ${#missing[@]} -gt 0 ]; then
     if ! ls /var/lib/apt/lists/*_Packages >/dev/null 2>&1; then
         apt-get update
     fi
-    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" \
-        || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"; }
+    DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}" \
+        || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"; }
 else
     log "packages already installed: podman runc debootstrap curl"
 fi
@@ -42,21 +42,30 @@ fi
 # runc: crun cannot cope with this host's cgroup v1 layout.
 # default_ulimits: containers may not raise limits above the host's hard
 # limits, and podman's default (nofile=1048576) would make every start fail.
-set_conf() { # set_conf SECTION KEY VALUE  (minimal TOML editor: one key per line)
+set_conf() { # set_conf SECTION KEY VALUE  (minimal TOML editor, enough for containers.conf)
     local section=$1 key=$2 value=$3 tmp
     tmp=$(mktemp)
-    awk -v sec="[$section]" -v key="$key" -v val="$value" '
+    awk -v sec="$section" -v key="$key" -v val="$value" '
         function emit() { print key " = " val; done = 1 }
+        function depth(s,   o, c) { o = gsub(/\[/, "[", s); c = gsub(/\]/, "]", s); return o - c }
+        # Skip the continuation lines of a multi-line value being replaced.
+        skip > 0 { skip += depth($0); next }
         /^[[:space:]]*\[/ {
             if (insec && !done) emit()
-            insec = ($0 ~ "^[[:space:]]*\\[" substr(sec, 2, length(sec) - 2) "\\][[:space:]]*$")
+            hdr = $0; gsub(/[[:space:]]/, "", hdr)
+            insec = (hdr == "[" sec "]")
             print; next
         }
-        insec && $0 ~ "^[[:space:]]*" key "[[:space:]]*=" { if (!done) emit(); next }
+        insec && $0 ~ "^[[:space:]]*" key "[[:space:]]*=" {
+            if (!done) emit()
+            v = $0; sub(/^[^=]*=/, "", v); sub(/#.*/, "", v)
+            skip = depth(v)
+            next
+        }
         { print }
         END {
             if (insec && !done) emit()
-            else if (!done) { print ""; print sec; emit() }
+            else if (!done) { print ""; print "[" sec "]"; emit() }
         }' "$CONF" > "$tmp"
     if ! cmp -s "$tmp" "$CONF"; then
         cat "$tmp" > "$CONF"
@@ -75,26 +84,29 @@ set_conf containers default_ulimits '["nofile=1024:1024", "nproc=1000:1000"]'
 # --- API service ------------------------------------------------------------
 ping_ok() { [ "$(curl -s --max-time 3 --unix-socket "$SOCK" http://d/_ping 2>/dev/null)" = OK ]; }
 
-if ping_ok && [ "$conf_changed" = 0 ]; then
+pidfile=/run/podman/dbcompat-service.pid
+if ping_ok && [ "$conf_changed" = 1 ]; then
+    old=$(cat "$pidfile" 2>/dev/null || true)
+    if [ -n "$old" ] && kill -0 "$old" 2>/dev/null \
+            && tr '\0' ' ' < "/proc/$old/cmdline" | grep -q 'podman system service'; then
+        # Settings changed: restart the service this script started so it reads them.
+        log "restarting Podman API service (pid $old) to apply the new settings"
+        kill "$old"
+        for _ in $(seq 1 50); do kill -0 "$old" 2>/dev/null || break; sleep 0.2; done
+    else
+        log "WARNING: settings changed, but the service answering on $SOCK was not started by this script; restart it to apply them"
+    fi
+fi
+
+if ping_ok; then
     log "Podman API already answering on unix://$SOCK"
 else
-    if [ "$conf_changed" = 1 ] && [ -f /run/podman/dbcompat-service.pid ]; then
-        # Settings changed: restart the service we started earlier so it reads them.
-        old=$(cat /run/podman/dbcompat-service.pid)
-        if kill -0 "$old" 2>/dev/null; then
-            log "restarting Podman API service (pid $old) to apply new settings"
-            kill "$old" || true
-            sleep 1
-        fi
-    fi
-    if ! ping_ok; then
-        mkdir -p /run/podman
-        rm -f "$SOCK"
-        log "starting Podman API service on unix://$SOCK (log: $LOG)"
-        # setsid + nohup: detached from this shell, survives its exit.
-        setsid nohup podman system service --time=0 "unix://$SOCK" >>"$LOG" 2>&1 < /dev/null &
-        echo $! > /run/podman/dbcompat-service.pid
-    fi
+    mkdir -p /run/podman
+    rm -f "$SOCK"
+    log "starting Podman API service on unix://$SOCK (log: $LOG)"
+    # setsid + nohup: detached from this shell, survives its exit.
+    setsid nohup podman system service --time=0 "unix://$SOCK" >>"$LOG" 2>&1 < /dev/null &
+    echo $! > "$pidfile"
 fi
 
 for _ in $(seq 1 60); do

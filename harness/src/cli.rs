@@ -53,6 +53,9 @@ enum Commands {
     },
     /// What changed between two results files; exits 1 on a regression.
     Diff { old: PathBuf, new: PathBuf },
+    /// Write observed outcomes as expectations for targets that have none, editing the
+    /// suite files in place (formatting and comments kept).
+    Bless { results: PathBuf },
     /// Merge results files (e.g. shards) into one; exits 1 if they conflict.
     Merge {
         #[arg(required = true)]
@@ -85,6 +88,9 @@ struct RunArgs {
     /// Also render the HTML report into the output directory.
     #[arg(long)]
     html: bool,
+    /// After the run, write observed outcomes as expectations where there are none.
+    #[arg(long)]
+    bless: bool,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -103,6 +109,13 @@ pub fn main() -> ExitCode {
         Commands::Run(ref args) => run_command(&cli.matrix, &cli.suites, args),
         Commands::Report { ref results, ref out, ref previous } => report_command(results, out, previous.as_deref()),
         Commands::Diff { ref old, ref new } => diff_command(old, new),
+        Commands::Bless { ref results } => match RunResults::read(results) {
+            Ok(r) => bless(&r, &cli.suites),
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+        },
         Commands::Merge { ref results, ref out } => merge_command(results, out),
     }
 }
@@ -256,6 +269,9 @@ fn run_command(matrix: &PathBuf, suites: &PathBuf, args: &RunArgs) -> ExitCode {
     }
     print_summary(&results);
     println!("results: {}", args.out.join("results.json").display());
+    if args.bless && bless(&results, suites) != ExitCode::SUCCESS {
+        return ExitCode::FAILURE;
+    }
     if args.html {
         println!("report:  {}", args.out.join("index.html").display());
     }
@@ -281,6 +297,23 @@ fn write_report(results: &RunResults, previous: Option<&RunResults>, out: &std::
     let summary = crate::report::write_site(results, previous, out).map_err(|e| format!("cannot write the report: {e}"))?;
     write_results(results, out)?;
     Ok(summary)
+}
+
+fn bless(results: &RunResults, suites: &std::path::Path) -> ExitCode {
+    let loaded = match suite::load_dir(suites) {
+        Ok(s) => s,
+        Err(d) => return invalid(&d),
+    };
+    let planned = suite::bless::plan(results, &loaded);
+    if let Err(e) = suite::bless::apply(&planned) {
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
+    }
+    for b in &planned {
+        println!("blessed {}: {} {} = {}", b.file.display(), b.probe, b.key, b.outcome.join(" | "));
+    }
+    println!("{} expectation(s) written; review them with `git diff {}`", planned.len(), suites.display());
+    ExitCode::SUCCESS
 }
 
 fn read_all(paths: &[PathBuf]) -> Result<Vec<RunResults>, String> {
