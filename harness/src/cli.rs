@@ -91,6 +91,15 @@ struct RunArgs {
     /// After the run, write observed outcomes as expectations where there are none.
     #[arg(long)]
     bless: bool,
+    /// Run only shard K of N (e.g. 2/3): a deterministic, balanced share of the cases.
+    #[arg(long, value_parser = run::parse_shard)]
+    shard: Option<(usize, usize)>,
+    /// Run every case N times; a case whose outcome varies is reported as flaky.
+    #[arg(long, default_value_t = 1)]
+    repeat: usize,
+    /// One case at a time and one target start at a time (to measure what concurrency buys).
+    #[arg(long)]
+    sequential: bool,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -237,16 +246,25 @@ fn run_command(matrix: &PathBuf, suites: &PathBuf, args: &RunArgs) -> ExitCode {
         }
     };
     let started_at = now();
-    let pool = Arc::new(run::TargetPool::new(specs, timing));
+    let mut pool = run::TargetPool::new(specs, timing).with_repeat(args.repeat);
+    if args.sequential {
+        pool = pool.sequential();
+    }
+    let pool = Arc::new(pool);
+    let mut cases = run::plan(&s, &pool.planned_ids(), &args.filters);
+    if let Some((k, n)) = args.shard {
+        cases = run::shard(cases, k, n);
+    }
+    // Only the targets this run has cases for are started.
+    let needed: Vec<usize> = cases.iter().map(|c| c.target).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
     let results = runtime.block_on(async {
-        for t in pool.launch_all().await {
+        for t in pool.launch_some(&needed).await {
             match &t.record.not_run {
                 Some(reason) => eprintln!("target {}: not run: {reason}", t.record.id),
                 None => eprintln!("target {}: ready ({})", t.record.id, t.record.launch),
             }
         }
-        let cases = run::plan(&s, &pool.planned_ids(), &args.filters);
-        let progress: Arc<dyn Progress> = Arc::new(ConsoleProgress::new());
+        let progress: Arc<dyn Progress> = Arc::new(ConsoleProgress::new(&cases, &pool.planned_ids()));
         let results = run::execute(cases, pool.clone(), progress).await;
         pool.shut_down().await;
         results
@@ -257,7 +275,13 @@ fn run_command(matrix: &PathBuf, suites: &PathBuf, args: &RunArgs) -> ExitCode {
         started_at,
         finished_at: now(),
         host: gethostname::gethostname().to_string_lossy().into_owned(),
-        settings: RunSettings { blocking_window_ms: args.blocking_window_ms, step_timeout_ms: args.step_timeout_ms, filters: args.filters.clone() },
+        settings: RunSettings {
+            blocking_window_ms: args.blocking_window_ms,
+            step_timeout_ms: args.step_timeout_ms,
+            filters: args.filters.clone(),
+            shard: args.shard.map(|(k, n)| format!("{k}/{n}")),
+            repeat: args.repeat,
+        },
         targets: pool.records(),
         probes: s.iter().flat_map(|x| &x.probes).filter(|p| results.iter().any(|c| c.probe == p.id)).map(|p| crate::result::ProbeRecord::from_probe(p)).collect(),
         cases: results,
@@ -410,32 +434,54 @@ fn print_summary(results: &RunResults) {
     println!("total            {}", results.tally());
 }
 
-/// One updating line on a terminal; one line per case otherwise (CI logs).
+/// On a terminal, a live block with one line per target (cases done of total, failures,
+/// time left); otherwise one plain line per case, for CI logs.
 struct ConsoleProgress {
     terminal: bool,
-    failures: Mutex<usize>,
+    started: std::time::Instant,
+    state: Mutex<Vec<TargetProgress>>,
+}
+
+struct TargetProgress {
+    id: String,
+    done: usize,
+    total: usize,
+    failures: usize,
 }
 
 impl ConsoleProgress {
-    fn new() -> Self {
-        ConsoleProgress { terminal: std::io::stderr().is_terminal(), failures: Mutex::new(0) }
+    fn new(cases: &[run::Case], ids: &[String]) -> Self {
+        let state = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| TargetProgress { id: id.clone(), done: 0, total: cases.iter().filter(|c| c.target == i).count(), failures: 0 })
+            .filter(|t| t.total > 0)
+            .collect();
+        ConsoleProgress { terminal: std::io::stderr().is_terminal(), started: std::time::Instant::now(), state: Mutex::new(state) }
     }
 }
 
 impl Progress for ConsoleProgress {
     fn case_done(&self, result: &CaseResult, done: usize, total: usize) {
-        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        if result.verdict.is_failure() {
-            *failures += 1;
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(t) = state.iter_mut().find(|t| t.id == result.target) {
+            t.done += 1;
+            t.failures += usize::from(result.verdict.is_failure());
         }
         let mut err = std::io::stderr().lock();
-        if self.terminal {
-            let _ = write!(err, "\r\x1b[2K[{done}/{total}] {} failing  {}", *failures, result.name());
-            if done == total {
-                let _ = writeln!(err);
-            }
-        } else {
+        if !self.terminal {
             let _ = writeln!(err, "[{done}/{total}] {:<14} {} ({:.0} ms)", result.verdict.label(), result.name(), result.duration_ms);
+            return;
         }
+        // Redraw the block in place: move up over the previous one, rewrite each line.
+        if done > 1 {
+            let _ = write!(err, "\x1b[{}A", state.len() + 1);
+        }
+        let elapsed = self.started.elapsed().as_secs_f64();
+        for t in state.iter() {
+            let eta = if t.done == 0 || t.done == t.total { String::new() } else { format!("~{:.0} s left", elapsed / t.done as f64 * (t.total - t.done) as f64) };
+            let _ = writeln!(err, "\x1b[2K  {:<16} {:>4}/{:<4} {:>3} failing  {eta}", t.id, t.done, t.total, t.failures);
+        }
+        let _ = writeln!(err, "\x1b[2K  {done}/{total} cases, {:.1} s", elapsed);
     }
 }

@@ -93,7 +93,7 @@ mod tests {
             started_at: format!("2026-01-01T00:00:0{}Z", host.len() % 10),
             finished_at: "2026-01-01T00:01:00Z".into(),
             host: host.into(),
-            settings: RunSettings { blocking_window_ms: 300, step_timeout_ms: 10_000, filters: vec![] },
+            settings: RunSettings { blocking_window_ms: 300, step_timeout_ms: 10_000, filters: vec![], shard: None, repeat: 1 },
             targets: cases
                 .iter()
                 .map(|(_, t, _)| TargetRecord { id: t.to_string(), backend: crate::backend::Backend::Sqlite, server_version: Some("3".into()), launch: "embedded".into(), not_run: None })
@@ -112,6 +112,7 @@ mod tests {
                     expectation_key: None,
                     expectation_documented: None,
                     claims: vec![],
+                    flaky: vec![],
                     transcript: vec![],
                     duration_ms: 1.0,
                 })

@@ -39,6 +39,15 @@ pub struct RunSettings {
     pub blocking_window_ms: u64,
     pub step_timeout_ms: u64,
     pub filters: Vec<String>,
+    /// `K/N` when the run was one shard of a larger one.
+    #[serde(default)]
+    pub shard: Option<String>,
+    #[serde(default = "one")]
+    pub repeat: usize,
+}
+
+fn one() -> usize {
+    1
 }
 
 /// A target as it was run: what the matrix asked for and what the server said it is.
@@ -72,6 +81,10 @@ pub struct CaseResult {
     /// For each documentation claim that predicts this target's outcome: did it hold?
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub claims: Vec<ClaimCheck>,
+    /// With `--repeat`: each distinct outcome and how many runs gave it, when the runs
+    /// disagreed (the verdict is then an error starting "flaky:").
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flaky: Vec<OutcomeCount>,
     pub transcript: Vec<StepRecord>,
     pub duration_ms: f64,
 }
@@ -81,6 +94,13 @@ impl CaseResult {
     pub fn name(&self) -> String {
         format!("{}::{}::{}", self.area, self.probe, self.target)
     }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutcomeCount {
+    /// The outcome, or the reason when there was none.
+    pub outcome: Vec<String>,
+    pub runs: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -9,7 +9,7 @@ use tokio::task::JoinSet;
 use super::interpreter::{run_case, Timing};
 use super::plan::Case;
 use crate::matrix::TargetSpec;
-use crate::result::{judge, CaseResult, TargetRecord, Verdict};
+use crate::result::{judge, CaseResult, OutcomeCount, TargetRecord, Verdict};
 use crate::suite::Probe;
 use crate::target::{self, Launched};
 
@@ -33,6 +33,11 @@ struct Slot {
 pub struct TargetPool {
     slots: Vec<Slot>,
     timing: Timing,
+    /// How many times each case runs (`--repeat`); outcomes that vary make it flaky.
+    repeat: usize,
+    /// `--sequential`: one case at a time across all targets (for measuring what
+    /// concurrency buys); targets are then also started one after another.
+    sequential: Option<Semaphore>,
 }
 
 impl TargetPool {
@@ -41,7 +46,17 @@ impl TargetPool {
             .into_iter()
             .map(|spec| Slot { spec, launched: OnceCell::new(), jobs: OnceCell::new(), alone: RwLock::new(()) })
             .collect();
-        TargetPool { slots, timing }
+        TargetPool { slots, timing, repeat: 1, sequential: None }
+    }
+
+    pub fn with_repeat(mut self, repeat: usize) -> Self {
+        self.repeat = repeat.max(1);
+        self
+    }
+
+    pub fn sequential(mut self) -> Self {
+        self.sequential = Some(Semaphore::new(1));
+        self
     }
 
     /// Names cases use, known before anything starts.
@@ -57,7 +72,20 @@ impl TargetPool {
 
     /// Starts every target concurrently.
     pub async fn launch_all(&self) -> Vec<&Launched> {
-        futures_util::future::join_all((0..self.slots.len()).map(|i| self.launch(i))).await
+        let all: Vec<usize> = (0..self.slots.len()).collect();
+        self.launch_some(&all).await
+    }
+
+    /// Starts the given targets, concurrently unless the pool is sequential.
+    pub async fn launch_some(&self, indices: &[usize]) -> Vec<&Launched> {
+        if self.sequential.is_some() {
+            let mut out = Vec::new();
+            for &i in indices {
+                out.push(self.launch(i).await);
+            }
+            return out;
+        }
+        futures_util::future::join_all(indices.iter().map(|&i| self.launch(i))).await
     }
 
     /// Records of the targets that were launched (in matrix order).
@@ -71,11 +99,37 @@ impl TargetPool {
         futures_util::future::join_all(all.map(|t| async move { t.shut_down().await })).await;
     }
 
-    /// Runs one probe on one target, waiting for its turn on that target.
+    /// Runs one probe on one target, waiting for its turn on that target; with
+    /// `repeat` > 1, runs it that many times and reports varying outcomes as flaky.
     pub async fn run(&self, probe: &Probe, index: usize) -> CaseResult {
+        let mut first = self.run_once(probe, index).await;
+        if self.repeat == 1 || first.outcome.is_none() && !matches!(first.verdict, Verdict::Error { .. }) {
+            return first;
+        }
+        let mut seen: Vec<OutcomeCount> = vec![OutcomeCount { outcome: observed(&first), runs: 1 }];
+        for _ in 1..self.repeat {
+            let again = observed(&self.run_once(probe, index).await);
+            match seen.iter_mut().find(|s| s.outcome == again) {
+                Some(s) => s.runs += 1,
+                None => seen.push(OutcomeCount { outcome: again, runs: 1 }),
+            }
+        }
+        if seen.len() > 1 {
+            let list: Vec<String> = seen.iter().map(|s| format!("{} ({}x)", s.outcome.join(" | "), s.runs)).collect();
+            first.verdict = Verdict::Error { reason: format!("flaky: {} runs gave {}", self.repeat, list.join(", ")) };
+            first.flaky = seen;
+        }
+        first
+    }
+
+    async fn run_once(&self, probe: &Probe, index: usize) -> CaseResult {
         let launched = self.launch(index).await;
         let slot = &self.slots[index];
         let jobs = slot.jobs.get_or_init(|| async { Semaphore::new(launched.jobs.max(1)) }).await;
+        let _global = match &self.sequential {
+            Some(one) => Some(one.acquire().await.expect("semaphores are never closed")),
+            None => None,
+        };
         if probe.runs_alone {
             let _only = slot.alone.write().await;
             run_one(probe, launched, &self.timing).await
@@ -84,6 +138,15 @@ impl TargetPool {
             let _turn = jobs.acquire().await.expect("semaphores are never closed");
             run_one(probe, launched, &self.timing).await
         }
+    }
+}
+
+/// What a run observed: its outcome, or the reason it has none.
+fn observed(r: &CaseResult) -> Vec<String> {
+    match (&r.outcome, &r.verdict) {
+        (Some(o), _) => o.clone(),
+        (None, Verdict::Error { reason }) => vec![format!("error: {reason}")],
+        (None, v) => vec![v.label().to_string()],
     }
 }
 
@@ -102,6 +165,7 @@ pub async fn run_one(probe: &Probe, launched: &Launched, timing: &Timing) -> Cas
         expectation_key: None,
         expectation_documented: None,
         claims: Vec::new(),
+        flaky: Vec::new(),
         transcript: Vec::new(),
         duration_ms: 0.0,
     };

@@ -6,4 +6,4 @@ pub mod plan;
 
 pub use executor::{execute, run_one, Progress, TargetPool};
 pub use interpreter::{run_case, CaseRun, Timing};
-pub use plan::{plan, Case};
+pub use plan::{parse_shard, plan, shard, Case};

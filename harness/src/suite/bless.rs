@@ -136,6 +136,7 @@ mod tests {
             expectation_key: None,
             expectation_documented: None,
             claims: vec![],
+            flaky: vec![],
             transcript: vec![],
             duration_ms: 0.0,
         }
@@ -159,7 +160,7 @@ mod tests {
             started_at: String::new(),
             finished_at: String::new(),
             host: String::new(),
-            settings: RunSettings { blocking_window_ms: 0, step_timeout_ms: 0, filters: vec![] },
+            settings: RunSettings { blocking_window_ms: 0, step_timeout_ms: 0, filters: vec![], shard: None, repeat: 1 },
             targets: vec![
                 target("pg16", Backend::Postgres, "16.4"),
                 target("pg17", Backend::Postgres, "17.2 (Debian)"),
