@@ -52,7 +52,14 @@ enum Commands {
         previous: Option<PathBuf>,
     },
     /// What changed between two results files; exits 1 on a regression.
-    Diff { old: PathBuf, new: PathBuf },
+    Diff {
+        old: PathBuf,
+        new: PathBuf,
+        /// Exit 1 on any difference in cases, targets or outcomes, not only regressions
+        /// (e.g. to check that merged shards equal an unsharded run).
+        #[arg(long)]
+        exact: bool,
+    },
     /// Write observed outcomes as expectations for targets that have none, editing the
     /// suite files in place (formatting and comments kept).
     Bless { results: PathBuf },
@@ -117,7 +124,7 @@ pub fn main() -> ExitCode {
         Commands::List { what } => list(&cli.matrix, &cli.suites, what),
         Commands::Run(ref args) => run_command(&cli.matrix, &cli.suites, args),
         Commands::Report { ref results, ref out, ref previous } => report_command(results, out, previous.as_deref()),
-        Commands::Diff { ref old, ref new } => diff_command(old, new),
+        Commands::Diff { ref old, ref new, exact } => diff_command(old, new, exact),
         Commands::Bless { ref results } => match RunResults::read(results) {
             Ok(r) => bless(&r, &cli.suites),
             Err(e) => {
@@ -376,12 +383,13 @@ fn report_command(inputs: &[PathBuf], out: &std::path::Path, previous: Option<&s
     }
 }
 
-fn diff_command(old: &std::path::Path, new: &std::path::Path) -> ExitCode {
+fn diff_command(old: &std::path::Path, new: &std::path::Path, exact: bool) -> ExitCode {
     match (RunResults::read(old), RunResults::read(new)) {
         (Ok(old), Ok(new)) => {
             let diff = crate::report::compare(&old, &new);
             print!("{}", diff.to_text());
-            if diff.is_regression() { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+            let failed = if exact { !diff.is_empty() } else { diff.is_regression() };
+            if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS }
         }
         (Err(e), _) | (_, Err(e)) => {
             eprintln!("error: {e}");
