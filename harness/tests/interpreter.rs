@@ -1,10 +1,12 @@
 //! The interpreter against a scripted fake target, so that blocking, timeouts,
 //! cancellation and broken connections can be made to happen on cue.
 //!
-//! The fake's "SQL" is a tiny script: `ok`, `rows N`, `sleep MS`, `hang` (runs until
+//! The fake's "SQL" is a tiny script: `ok`, `rows N`, `sleep MS`, `busy MS` (slow, and
+//! the fake server says it is not waiting for a lock), `hang` (waits for a lock until
 //! cancelled), `stuck` (ignores cancellation), `fail` (a unique violation), `drop` (the
 //! connection is lost).
 
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -22,15 +24,32 @@ struct Fake {
     version: Version,
 }
 
+/// What the fake server says when asked whether a session waits for a lock.
+const UNKNOWN: u8 = 0;
+const WAITING: u8 = 1;
+const NOT_WAITING: u8 = 2;
+
 struct FakeSession {
     cancel: Arc<Notify>,
+    state: Arc<AtomicU8>,
 }
 
-struct Cancel(Arc<Notify>);
+struct Cancel(Arc<Notify>, Arc<AtomicU8>);
 
 impl Canceller for Cancel {
     fn cancel(&self) {
         self.0.notify_one();
+    }
+
+    fn lock_wait(&self) -> futures_util::future::BoxFuture<'static, Option<bool>> {
+        let state = self.1.load(Ordering::SeqCst);
+        Box::pin(async move {
+            match state {
+                WAITING => Some(true),
+                NOT_WAITING => Some(false),
+                _ => None,
+            }
+        })
     }
 }
 
@@ -39,7 +58,13 @@ impl Session for FakeSession {
     async fn execute(&mut self, command: &Command) -> Result<StatementResult, SessionError> {
         let Command::Sql(sql) = command else { return Err(SessionError::Unsupported("no cursors".into())) };
         let (verb, arg) = sql.split_once(' ').unwrap_or((sql.as_str(), ""));
+        self.state.store(UNKNOWN, Ordering::SeqCst);
         match verb {
+            "busy" => {
+                self.state.store(NOT_WAITING, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(arg.parse().unwrap())).await;
+                Ok(Ok(Response::Affected { count: 0 }))
+            }
             "ok" => Ok(Ok(Response::Affected { count: 0 })),
             "rows" => Ok(Ok(Response::Rows { columns: vec!["n".into()], rows: vec![vec![arg.to_string()]] })),
             "sleep" => {
@@ -47,6 +72,7 @@ impl Session for FakeSession {
                 Ok(Ok(Response::Affected { count: 0 }))
             }
             "hang" => {
+                self.state.store(WAITING, Ordering::SeqCst);
                 self.cancel.notified().await;
                 Ok(Err(DbError { class: ErrorClass::QueryCanceled, code: "57014".into(), message: "canceled".into() }))
             }
@@ -61,7 +87,7 @@ impl Session for FakeSession {
     }
 
     fn canceller(&self) -> Box<dyn Canceller> {
-        Box::new(Cancel(self.cancel.clone()))
+        Box::new(Cancel(self.cancel.clone(), self.state.clone()))
     }
 
     async fn close(self: Box<Self>) {}
@@ -79,7 +105,7 @@ impl Target for Fake {
         Ok(Namespace { name: hint.into(), location: hint.into() })
     }
     async fn connect(&self, _: &Namespace) -> Result<Box<dyn Session>, String> {
-        Ok(Box::new(FakeSession { cancel: Arc::new(Notify::new()) }))
+        Ok(Box::new(FakeSession { cancel: Arc::new(Notify::new()), state: Arc::new(AtomicU8::new(UNKNOWN)) }))
     }
     async fn restart(&self) -> Result<String, String> {
         Ok("restarted".into())
@@ -215,4 +241,17 @@ async fn a_restart_reconnects_every_session() {
     let (run, _) = run("runs_alone = true\n[[probe.step]]\nrestart = true\n[[probe.step]]\nsession = \"b\"\nsql = \"rows 2\"\n").await;
     assert_eq!(run.outcome.unwrap(), vec!["rows:(2)"]);
     assert!(run.transcript.iter().any(|r| r.kind == dbcompat::result::StepKind::Restart));
+}
+
+#[tokio::test]
+async fn a_slow_step_the_server_says_is_not_waiting_is_not_blocked() {
+    let (run, _) = run("[[probe.step]]\nsql = \"busy 350\"\n").await;
+    assert_eq!(run.outcome.unwrap(), vec!["ok"], "slow under load, but never waiting for a lock");
+    assert!(!run.transcript[0].blocked);
+}
+
+#[tokio::test]
+async fn a_step_the_server_says_is_waiting_is_blocked() {
+    let (run, _) = run("[[probe.step]]\nsession = \"a\"\nsql = \"hang\"\noutcome = true\n[[probe.step]]\nsession = \"b\"\nsql = \"ok\"\n").await;
+    assert_eq!(run.outcome.unwrap(), vec!["blocked"]);
 }

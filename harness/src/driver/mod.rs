@@ -132,10 +132,18 @@ pub enum SessionError {
     Harness(String),
 }
 
-/// Stops a running statement from another task (PostgreSQL's cancel request, MySQL's
-/// KILL QUERY, sqlite3_interrupt).
+/// Reaches a running session from another task: stops its statement (PostgreSQL's
+/// cancel request, MySQL's KILL QUERY, sqlite3_interrupt) and asks whether it is waiting
+/// for a lock.
 pub trait Canceller: Send + Sync {
     fn cancel(&self);
+
+    /// Whether the session is waiting for a lock right now, asked of the server on
+    /// another connection (as PostgreSQL's isolation tester does); `None` where the
+    /// backend cannot tell, and blocking is then judged by time alone.
+    fn lock_wait(&self) -> futures_util::future::BoxFuture<'static, Option<bool>> {
+        Box::pin(async { None })
+    }
 }
 
 /// One connection to a target, in its own namespace.

@@ -41,6 +41,22 @@ impl Canceller for KillQuery {
             }
         });
     }
+
+    /// Row locks show in InnoDB's transaction list; table, metadata and user (GET_LOCK)
+    /// locks in the connection's state.
+    fn lock_wait(&self) -> futures_util::future::BoxFuture<'static, Option<bool>> {
+        let (admin, id) = (self.admin.clone(), self.id);
+        Box::pin(async move {
+            let mut c = admin.connect().await.ok()?;
+            let sql = format!(
+                "SELECT (SELECT COUNT(*) FROM information_schema.INNODB_TRX WHERE trx_mysql_thread_id = {id} AND trx_state = 'LOCK WAIT') \
+                 + (SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = {id} AND (STATE LIKE '%lock%' OR STATE LIKE 'Waiting for%'))"
+            );
+            let n: i64 = sqlx::query_scalar(AssertSqlSafe(sql)).fetch_one(&mut c).await.ok()?;
+            let _ = sqlx::Connection::close(c).await;
+            Some(n > 0)
+        })
+    }
 }
 
 #[async_trait]

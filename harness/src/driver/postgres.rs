@@ -43,6 +43,21 @@ impl Canceller for PgCancel {
             }
         });
     }
+
+    fn lock_wait(&self) -> futures_util::future::BoxFuture<'static, Option<bool>> {
+        let (admin, pid) = (self.admin.clone(), self.pid);
+        Box::pin(async move {
+            let mut c = admin.connect().await.ok()?;
+            let waiting: Option<bool> = sqlx::query_scalar("SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = $1")
+                .bind(pid)
+                .fetch_optional(&mut c)
+                .await
+                .ok()?
+                .flatten();
+            let _ = sqlx::Connection::close(c).await;
+            Some(waiting.unwrap_or(false))
+        })
+    }
 }
 
 #[async_trait]

@@ -46,8 +46,10 @@ pub fn expects_rows(sql: &str) -> bool {
         .take_while(|c| c.is_ascii_alphabetic())
         .collect::<String>()
         .to_ascii_uppercase();
+    let upper = sql.to_ascii_uppercase();
     matches!(lead.as_str(), "SELECT" | "WITH" | "VALUES" | "TABLE" | "SHOW" | "EXPLAIN" | "DESCRIBE" | "DESC" | "FETCH" | "CHECK" | "ANALYZE")
-        || sql.to_ascii_uppercase().contains(" RETURNING ")
+        || lead == "HANDLER" && upper.contains(" READ")
+        || upper.contains(" RETURNING ")
 }
 
 fn strip_leading_comments(sql: &str) -> &str {
@@ -86,6 +88,8 @@ mod tests {
         assert!(expects_rows("-- note\nSHOW VARIABLES LIKE 'x'"));
         assert!(expects_rows("/* c */ (SELECT 1)"));
         assert!(expects_rows("INSERT INTO t VALUES (1) RETURNING id"));
+        assert!(expects_rows("HANDLER t READ FIRST"));
+        assert!(!expects_rows("HANDLER t OPEN"));
         assert!(!expects_rows("INSERT INTO t VALUES (1)"));
         assert!(!expects_rows("BEGIN"));
         assert!(!expects_rows("UPDATE t SET a = 'SELECT'"));

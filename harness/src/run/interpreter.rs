@@ -281,13 +281,22 @@ impl Case<'_> {
             elapsed_ms: 0.0,
         });
         let record = self.transcript.len() - 1;
-        match tokio::time::timeout(self.timing.blocking_window, &mut step).await {
-            Ok(output) => self.complete(record, session_name, Ok(output), None),
-            Err(_) => {
-                self.transcript[record].blocked = true;
-                let handle = tokio::spawn(step);
-                self.pending.push(Pending { record, session: session_name.to_string(), handle, canceller });
-                Ok(())
+        // Past the window a step counts as blocked, unless the server can tell and says
+        // it is not waiting for a lock: then it is only slow (a busy machine), and is
+        // waited for, window by window, up to the step timeout.
+        let started = Instant::now();
+        loop {
+            match tokio::time::timeout(self.timing.blocking_window, &mut step).await {
+                Ok(output) => return self.complete(record, session_name, Ok(output), None),
+                Err(_) => {
+                    let slow_only = canceller.lock_wait().await == Some(false) && started.elapsed() < self.timing.step_timeout;
+                    if !slow_only {
+                        self.transcript[record].blocked = true;
+                        let handle = tokio::spawn(step);
+                        self.pending.push(Pending { record, session: session_name.to_string(), handle, canceller });
+                        return Ok(());
+                    }
+                }
             }
         }
     }

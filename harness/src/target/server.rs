@@ -36,16 +36,31 @@ impl std::fmt::Debug for Endpoint {
 }
 
 impl Endpoint {
-    fn pg(&self, database: Option<&str>) -> PgConnectOptions {
+    /// On PostgreSQL a namespace is a schema in the administrative database: creating
+    /// a database copies template1 and costs a hundred times more than a schema, and
+    /// the session's search_path makes the schema its own.
+    fn pg(&self, schema: Option<&str>) -> PgConnectOptions {
         let mut o = PgConnectOptions::new().host(&self.host).port(self.port).username(&self.user).password(&self.password);
-        if let Some(db) = database.or(self.database.as_deref()) {
+        if let Some(db) = self.database.as_deref() {
             o = o.database(db);
+        }
+        if let Some(schema) = schema {
+            o = o.options([("search_path", schema)]);
         }
         o
     }
 
+    /// Sessions start at the server's own defaults: sqlx would otherwise add
+    /// PIPES_AS_CONCAT and NO_ENGINE_SUBSTITUTION to sql_mode and set time_zone.
     fn mysql(&self, database: Option<&str>) -> MySqlConnectOptions {
-        let mut o = MySqlConnectOptions::new().host(&self.host).port(self.port).username(&self.user).password(&self.password);
+        let mut o = MySqlConnectOptions::new()
+            .host(&self.host)
+            .port(self.port)
+            .username(&self.user)
+            .password(&self.password)
+            .pipes_as_concat(false)
+            .no_engine_substitution(false)
+            .timezone(None);
         if let Some(db) = database.or(self.database.as_deref()) {
             o = o.database(db);
         }
@@ -100,7 +115,7 @@ pub async fn wait_ready(endpoint: &Endpoint, backend: Backend, deadline: Instant
             Ok(_) => return Ok(()),
             Err(e) => last = e,
         }
-        tokio::time::sleep(Duration::from_millis(250)).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
     Err(format!("the server did not answer SELECT 1 in time; last error: {last}"))
 }
@@ -116,6 +131,8 @@ pub struct ServerTarget {
     /// Set once the container is found dead; later cases fail at once with this.
     dead: Mutex<Option<String>>,
     ready_timeout: Duration,
+    /// One administrative connection, kept for creating and dropping namespaces.
+    admin: tokio::sync::Mutex<Option<Box<dyn Session>>>,
 }
 
 impl ServerTarget {
@@ -141,7 +158,30 @@ impl ServerTarget {
             counter: AtomicUsize::new(0),
             dead: Mutex::new(None),
             ready_timeout,
+            admin: tokio::sync::Mutex::new(None),
         })
+    }
+
+    /// Runs an administrative statement on the kept connection, reconnecting once if
+    /// it was lost (after a restart, say).
+    async fn admin(&self, sql: &str) -> Result<(), String> {
+        let mut slot = self.admin.lock().await;
+        for attempt in 0..2 {
+            if slot.is_none() {
+                *slot = Some(self.endpoint().connect(self.backend, None).await?);
+            }
+            let session = slot.as_mut().expect("connected above");
+            match session.execute(&Command::Sql(sql.to_string())).await {
+                Ok(Ok(_)) => return Ok(()),
+                Ok(Err(e)) => return Err(format!("`{sql}` failed: {} {}", e.code, e.message)),
+                Err(e) if attempt == 0 => {
+                    let _ = e;
+                    *slot = None;
+                }
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+        unreachable!("the loop returns on its second attempt")
     }
 
     fn endpoint(&self) -> Endpoint {
@@ -166,6 +206,9 @@ impl ServerTarget {
     }
 
     pub async fn shut_down(&self) {
+        if let Some(session) = self.admin.lock().await.take() {
+            session.close().await;
+        }
         if let Some(c) = &self.container {
             c.remove().await;
         }
@@ -209,10 +252,11 @@ impl Target for ServerTarget {
                 format!("CREATE USER {ident} IDENTIFIED BY \"{}\" QUOTA UNLIMITED ON USERS", endpoint.password),
                 format!("GRANT CREATE SESSION, CREATE TABLE, CREATE SEQUENCE, CREATE VIEW, CREATE PROCEDURE, CREATE TRIGGER TO {ident}"),
             ],
+            Backend::Postgres => vec![format!("CREATE SCHEMA {ident}")],
             _ => vec![format!("CREATE DATABASE {ident}")],
         };
         for sql in statements {
-            if let Err(e) = admin(&endpoint, self.backend, &sql).await {
+            if let Err(e) = self.admin(&sql).await {
                 return Err(self.diagnose(e).await);
             }
         }
@@ -247,11 +291,11 @@ impl Target for ServerTarget {
     async fn drop_namespace(&self, namespace: &Namespace) {
         let ident = quote_ident(self.backend, &namespace.location);
         let sql = match self.backend {
-            Backend::Postgres => format!("DROP DATABASE IF EXISTS {ident} WITH (FORCE)"),
+            Backend::Postgres => format!("DROP SCHEMA IF EXISTS {ident} CASCADE"),
             Backend::Oracle => format!("DROP USER {ident} CASCADE"),
             _ => format!("DROP DATABASE IF EXISTS {ident}"),
         };
-        let _ = admin(&self.endpoint(), self.backend, &sql).await;
+        let _ = self.admin(&sql).await;
     }
 
     async fn shut_down(&self) {
