@@ -5,13 +5,12 @@
 //! the same connection, so same-connection cursors are not supported here.
 
 use async_trait::async_trait;
-use futures_util::TryStreamExt;
-use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlDatabaseError};
-use sqlx::{AssertSqlSafe, Column, ConnectOptions, Either, Row, TypeInfo};
+use sqlx::mysql::{MySql, MySqlConnectOptions, MySqlConnection, MySqlDatabaseError, MySqlRow};
+use sqlx::{AssertSqlSafe, ConnectOptions, Row};
 
 use super::error::mysql_class;
-use super::text_rows::{expects_rows, render, ColumnKind};
-use super::{Canceller, Command, DbError, Response, Session, SessionError, StatementResult};
+use super::text_rows::{collect, ColumnKind, Failure};
+use super::{Canceller, Command, DbError, Session, SessionError, StatementResult};
 
 pub struct MySqlSession {
     conn: MySqlConnection,
@@ -80,34 +79,17 @@ impl Session for MySqlSession {
 }
 
 async fn run(conn: &mut MySqlConnection, sql: &str) -> Result<StatementResult, SessionError> {
-    let mut stream = sqlx::raw_sql(AssertSqlSafe(sql.to_string())).fetch_many(conn);
-    let mut columns: Vec<String> = Vec::new();
-    let mut rows = Vec::new();
-    let mut affected = 0;
-    loop {
-        match stream.try_next().await {
-            Ok(Some(Either::Left(done))) => affected += done.rows_affected(),
-            Ok(Some(Either::Right(row))) => {
-                if columns.is_empty() {
-                    columns = row.columns().iter().map(|c| c.name().to_string()).collect();
-                }
-                let mut values = Vec::with_capacity(row.len());
-                for (i, column) in row.columns().iter().enumerate() {
-                    let kind = kind(column.type_info().name());
-                    let bytes: Option<&[u8]> = row.try_get_unchecked(i).map_err(|e| SessionError::Harness(e.to_string()))?;
-                    values.push(render(kind, bytes));
-                }
-                rows.push(values);
-            }
-            Ok(None) => break,
-            Err(e) => return failure(e),
-        }
+    let stream = sqlx::raw_sql(AssertSqlSafe(sql.to_string())).fetch_many(conn);
+    match collect::<MySql>(stream, sql, |done| done.rows_affected(), kind, raw).await {
+        Ok(response) => Ok(Ok(response)),
+        Err(Failure::Server(e)) => failure(e),
+        Err(Failure::Decode(e)) => Err(SessionError::Harness(e)),
     }
-    if !rows.is_empty() || expects_rows(sql) {
-        Ok(Ok(Response::Rows { columns, rows }))
-    } else {
-        Ok(Ok(Response::Affected { count: affected }))
-    }
+}
+
+/// The value's bytes as the server sent them (text, in the text protocol).
+fn raw(row: &MySqlRow, i: usize) -> Result<Option<&[u8]>, String> {
+    row.try_get_unchecked(i).map_err(|e| e.to_string())
 }
 
 fn kind(type_name: &str) -> ColumnKind {

@@ -6,13 +6,12 @@
 //! transaction block).
 
 use async_trait::async_trait;
-use futures_util::TryStreamExt;
-use sqlx::postgres::{PgConnectOptions, PgConnection};
-use sqlx::{AssertSqlSafe, Column, ConnectOptions, Either, Row, TypeInfo, ValueRef};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgRow, Postgres};
+use sqlx::{AssertSqlSafe, ConnectOptions, Row, ValueRef};
 
 use super::error::postgres_class;
-use super::text_rows::{expects_rows, render, ColumnKind};
-use super::{Canceller, Command, DbError, Response, Session, SessionError, StatementResult};
+use super::text_rows::{collect, ColumnKind, Failure};
+use super::{Canceller, Command, DbError, Session, SessionError, StatementResult};
 
 pub struct PgSession {
     conn: PgConnection,
@@ -92,35 +91,18 @@ fn fetch_sql(name: &str, count: Option<u64>) -> String {
 }
 
 async fn run(conn: &mut PgConnection, sql: &str) -> Result<StatementResult, SessionError> {
-    let mut stream = sqlx::raw_sql(AssertSqlSafe(sql.to_string())).fetch_many(conn);
-    let mut columns: Vec<String> = Vec::new();
-    let mut rows = Vec::new();
-    let mut affected = 0;
-    loop {
-        match stream.try_next().await {
-            Ok(Some(Either::Left(done))) => affected += done.rows_affected(),
-            Ok(Some(Either::Right(row))) => {
-                if columns.is_empty() {
-                    columns = row.columns().iter().map(|c| c.name().to_string()).collect();
-                }
-                let mut values = Vec::with_capacity(row.len());
-                for (i, column) in row.columns().iter().enumerate() {
-                    let kind = kind(column.type_info().name());
-                    let raw = row.try_get_raw(i).map_err(|e| SessionError::Harness(e.to_string()))?;
-                    let text = if raw.is_null() { None } else { raw.as_bytes().ok() };
-                    values.push(render(kind, text));
-                }
-                rows.push(values);
-            }
-            Ok(None) => break,
-            Err(e) => return failure(e),
-        }
+    let stream = sqlx::raw_sql(AssertSqlSafe(sql.to_string())).fetch_many(conn);
+    match collect::<Postgres>(stream, sql, |done| done.rows_affected(), kind, raw).await {
+        Ok(response) => Ok(Ok(response)),
+        Err(Failure::Server(e)) => failure(e),
+        Err(Failure::Decode(e)) => Err(SessionError::Harness(e)),
     }
-    if !rows.is_empty() || expects_rows(sql) {
-        Ok(Ok(Response::Rows { columns, rows }))
-    } else {
-        Ok(Ok(Response::Affected { count: affected }))
-    }
+}
+
+/// The value's bytes as the server sent them (text, in the simple query protocol).
+fn raw(row: &PgRow, i: usize) -> Result<Option<&[u8]>, String> {
+    let value = row.try_get_raw(i).map_err(|e| e.to_string())?;
+    if value.is_null() { Ok(None) } else { value.as_bytes().map(Some).map_err(|e| e.to_string()) }
 }
 
 fn kind(type_name: &str) -> ColumnKind {

@@ -84,7 +84,7 @@ pub fn merge(runs: Vec<RunResults>) -> Result<(RunResults, MergeReport), String>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::result::{RunSettings, TargetRecord, Verdict};
+    use crate::result::{RunSettings, TargetRecord};
 
     fn run(host: &str, cases: &[(&str, &str, &str)]) -> RunResults {
         RunResults {
@@ -101,21 +101,7 @@ mod tests {
             probes: vec![],
             cases: cases
                 .iter()
-                .map(|(p, t, o)| CaseResult {
-                    probe: p.to_string(),
-                    area: "a".into(),
-                    suite: "s".into(),
-                    target: t.to_string(),
-                    verdict: Verdict::NoExpectation,
-                    outcome: Some(vec![o.to_string()]),
-                    expected: None,
-                    expectation_key: None,
-                    expectation_documented: None,
-                    claims: vec![],
-                    flaky: vec![],
-                    transcript: vec![],
-                    duration_ms: 1.0,
-                })
+                .map(|(p, t, o)| CaseResult { outcome: Some(vec![o.to_string()]), ..CaseResult::new(p, "a", "s", t) })
                 .collect(),
         }
     }

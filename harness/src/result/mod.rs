@@ -90,6 +90,25 @@ pub struct CaseResult {
 }
 
 impl CaseResult {
+    /// A case before it runs: no outcome, expectation or transcript yet.
+    pub fn new(probe: &str, area: &str, suite: &str, target: &str) -> CaseResult {
+        CaseResult {
+            probe: probe.to_string(),
+            area: area.to_string(),
+            suite: suite.to_string(),
+            target: target.to_string(),
+            verdict: Verdict::NoExpectation,
+            outcome: None,
+            expected: None,
+            expectation_key: None,
+            expectation_documented: None,
+            claims: Vec::new(),
+            flaky: Vec::new(),
+            transcript: Vec::new(),
+            duration_ms: 0.0,
+        }
+    }
+
     /// `area::probe::target`, the name the case has in `cargo test`.
     pub fn name(&self) -> String {
         format!("{}::{}::{}", self.area, self.probe, self.target)

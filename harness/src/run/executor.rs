@@ -154,21 +154,7 @@ fn observed(r: &CaseResult) -> Vec<String> {
 /// not-applicable probes are recorded without touching a server.
 pub async fn run_one(probe: &Probe, launched: &Launched, timing: &Timing) -> CaseResult {
     let record = &launched.record;
-    let mut result = CaseResult {
-        probe: probe.id.clone(),
-        area: probe.area.clone(),
-        suite: probe.file.display().to_string(),
-        target: record.id.clone(),
-        verdict: Verdict::NoExpectation,
-        outcome: None,
-        expected: None,
-        expectation_key: None,
-        expectation_documented: None,
-        claims: Vec::new(),
-        flaky: Vec::new(),
-        transcript: Vec::new(),
-        duration_ms: 0.0,
-    };
+    let mut result = CaseResult::new(&probe.id, &probe.area, &probe.file.display().to_string(), &record.id);
     let Some(target) = &launched.target else {
         result.verdict = Verdict::NotRun { reason: record.not_run.clone().unwrap_or_else(|| "the target did not start".into()) };
         return result;

@@ -11,6 +11,7 @@
 //! probe never hangs the run.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::task::JoinHandle;
@@ -49,8 +50,26 @@ pub struct CaseRun {
     pub duration: Duration,
 }
 
+/// Runs one case. Every wait inside is bounded; as a last line of defence the whole case
+/// also has a deadline, so that a hang nobody foresaw fails this case — saying where it
+/// was — and never the run.
 pub async fn run_case(probe: &Probe, target: &dyn Target, timing: &Timing) -> CaseRun {
     let started = Instant::now();
+    let restarts = probe.steps.iter().filter(|s| matches!(s.action, Action::Restart)).count() as u32;
+    let budget = timing.step_timeout * (probe.steps.len() as u32 + probe.sessions.len() as u32 + 6) + timing.restart_timeout * restarts;
+    let stage = Arc::new(Mutex::new(String::from("starting")));
+    match tokio::time::timeout(budget, run_case_bounded(probe, target, timing, stage.clone())).await {
+        Ok(run) => run,
+        Err(_) => {
+            let at = stage.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            CaseRun { outcome: Err(format!("the case did not finish within {budget:?}; it was {at}")), transcript: Vec::new(), duration: started.elapsed() }
+        }
+    }
+}
+
+async fn run_case_bounded(probe: &Probe, target: &dyn Target, timing: &Timing, stage: Arc<Mutex<String>>) -> CaseRun {
+    let started = Instant::now();
+    set_stage(&stage, "creating its namespace");
     let namespace = match target.create_namespace(&probe.id).await {
         Ok(ns) => ns,
         Err(e) => {
@@ -66,10 +85,14 @@ pub async fn run_case(probe: &Probe, target: &dyn Target, timing: &Timing) -> Ca
         sessions: HashMap::new(),
         pending: Vec::new(),
         transcript: Vec::new(),
+        stage,
     };
     let outcome = case.run().await;
+    case.at("closing its sessions");
     case.shut_down().await;
+    case.at("running its teardown");
     let teardown = case.teardown().await;
+    case.at("dropping its namespace");
     target.drop_namespace(&case.namespace).await;
     let outcome = outcome.and_then(|o| teardown.map(|()| o));
     CaseRun { outcome, transcript: case.transcript, duration: started.elapsed() }
@@ -100,20 +123,42 @@ struct Case<'a> {
     sessions: HashMap<String, Slot>,
     pending: Vec<Pending>,
     transcript: Vec<StepRecord>,
+    /// Where the case is, for the message if its deadline passes.
+    stage: Arc<Mutex<String>>,
+}
+
+fn set_stage(stage: &Mutex<String>, at: &str) {
+    *stage.lock().unwrap_or_else(|p| p.into_inner()) = at.to_string();
+}
+
+/// How long closing a connection may take before it is simply dropped.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long asking the server whether a session waits for a lock may take.
+const LOCK_WAIT_CHECK_TIMEOUT: Duration = Duration::from_secs(5);
+
+async fn close(session: Box<dyn Session>) {
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, session.close()).await;
 }
 
 impl Case<'_> {
+    fn at(&self, at: &str) {
+        set_stage(&self.stage, at);
+    }
+
     async fn run(&mut self) -> Result<Vec<String>, String> {
         let setup = self.statements(&self.probe.setup, "setup")?;
         if !setup.is_empty() {
+            self.at("running its setup");
             let session = self.connect("setup").await?;
             let session = self.run_now(session, StepKind::Setup, "setup", setup).await?;
-            session.close().await;
+            close(session).await;
         }
+        self.at("connecting its sessions");
         self.connect_all().await?;
         let probe = self.probe;
         for (i, step) in probe.steps.iter().enumerate() {
             let number = i + 1;
+            self.at(&format!("at step {number} (line {})", step.line));
             match &step.action {
                 Action::Restart => self.restart(number).await?,
                 Action::Sql(sql) => {
@@ -289,7 +334,8 @@ impl Case<'_> {
             match tokio::time::timeout(self.timing.blocking_window, &mut step).await {
                 Ok(output) => return self.complete(record, session_name, Ok(output), None),
                 Err(_) => {
-                    let slow_only = canceller.lock_wait().await == Some(false) && started.elapsed() < self.timing.step_timeout;
+                    let waits = tokio::time::timeout(LOCK_WAIT_CHECK_TIMEOUT, canceller.lock_wait()).await.ok().flatten();
+                    let slow_only = waits == Some(false) && started.elapsed() < self.timing.step_timeout;
                     if !slow_only {
                         self.transcript[record].blocked = true;
                         let handle = tokio::spawn(step);
@@ -413,7 +459,7 @@ impl Case<'_> {
         self.cancel_all_pending().await;
         for (_, slot) in self.sessions.drain() {
             if let Slot::Idle(s) = slot {
-                s.close().await;
+                close(s).await;
             }
         }
     }
@@ -426,7 +472,7 @@ impl Case<'_> {
         }
         let session = self.connect("teardown").await?;
         let session = self.run_now(session, StepKind::Teardown, "teardown", statements).await?;
-        session.close().await;
+        close(session).await;
         Ok(())
     }
 }

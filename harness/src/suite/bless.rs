@@ -125,21 +125,7 @@ mod tests {
     use crate::source::SourceFile;
 
     fn case(probe: &str, target: &str, outcome: &str) -> CaseResult {
-        CaseResult {
-            probe: probe.into(),
-            area: "a".into(),
-            suite: "s".into(),
-            target: target.into(),
-            verdict: Verdict::NoExpectation,
-            outcome: Some(vec![outcome.into()]),
-            expected: None,
-            expectation_key: None,
-            expectation_documented: None,
-            claims: vec![],
-            flaky: vec![],
-            transcript: vec![],
-            duration_ms: 0.0,
-        }
+        CaseResult { outcome: Some(vec![outcome.into()]), ..CaseResult::new(probe, "a", "s", target) }
     }
 
     fn target(id: &str, backend: Backend, version: &str) -> TargetRecord {

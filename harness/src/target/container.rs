@@ -16,6 +16,8 @@ use crate::backend::Backend;
 pub const PASSWORD: &str = "dbcompat";
 /// The label holding the process id of the harness that started a container.
 pub const PID_LABEL: &str = "dbcompat.pid";
+/// The longest a call to the container engine may take (start and restart have their own).
+const ENGINE_TIMEOUT: Duration = Duration::from_secs(60);
 
 pub struct Container {
     inner: Mutex<Option<ContainerAsync<GenericImage>>>,
@@ -43,6 +45,15 @@ pub async fn engine_available() -> Result<(), String> {
         Ok(Ok(_)) => Ok(()),
         Ok(Err(e)) => Err(format!("{hint}: {e}")),
         Err(_) => Err(format!("{hint}: the engine did not answer a ping within 5 s")),
+    }
+}
+
+/// A call to the container engine, bounded in time.
+async fn engine<T>(what: &str, call: impl std::future::Future<Output = testcontainers::core::error::Result<T>>) -> Result<T, String> {
+    match tokio::time::timeout(ENGINE_TIMEOUT, call).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(format!("{what} failed: {e}")),
+        Err(_) => Err(format!("{what} did not finish within {ENGINE_TIMEOUT:?}")),
     }
 }
 
@@ -84,31 +95,40 @@ impl Container {
     pub async fn restart(&self) -> Result<u16, String> {
         let guard = self.inner.lock().await;
         let c = guard.as_ref().ok_or("the container was removed")?;
-        c.stop().await.map_err(|e| format!("stopping the container failed: {e}"))?;
-        c.start().await.map_err(|e| format!("starting the container again failed: {e}"))?;
+        engine("stopping the container", c.stop()).await?;
+        engine("starting the container again", c.start()).await?;
         Ok(self.port)
     }
 
+    /// Whether the container runs; `true` when the engine cannot tell in time, so that
+    /// a slow engine is never taken for a dead server.
     pub async fn is_running(&self) -> bool {
-        match self.inner.lock().await.as_ref() {
-            Some(c) => c.is_running().await.unwrap_or(false),
-            None => false,
-        }
+        let ask = async {
+            match self.inner.lock().await.as_ref() {
+                Some(c) => c.is_running().await.unwrap_or(true),
+                None => false,
+            }
+        };
+        tokio::time::timeout(ENGINE_TIMEOUT, ask).await.unwrap_or(true)
     }
 
     /// The last lines the server wrote, for a target that died.
     pub async fn log_tail(&self, lines: usize) -> String {
-        let guard = self.inner.lock().await;
-        let Some(c) = guard.as_ref() else { return String::new() };
-        let mut text = String::from_utf8_lossy(&c.stdout_to_vec().await.unwrap_or_default()).into_owned();
-        text.push_str(&String::from_utf8_lossy(&c.stderr_to_vec().await.unwrap_or_default()));
-        let all: Vec<&str> = text.lines().collect();
-        all[all.len().saturating_sub(lines)..].join("\n")
+        let read = async {
+            let guard = self.inner.lock().await;
+            let Some(c) = guard.as_ref() else { return String::new() };
+            let mut text = String::from_utf8_lossy(&c.stdout_to_vec().await.unwrap_or_default()).into_owned();
+            text.push_str(&String::from_utf8_lossy(&c.stderr_to_vec().await.unwrap_or_default()));
+            let all: Vec<&str> = text.lines().collect();
+            all[all.len().saturating_sub(lines)..].join("\n")
+        };
+        tokio::time::timeout(ENGINE_TIMEOUT, read).await.unwrap_or_else(|_| "(the container's log could not be read in time)".into())
     }
 
     pub async fn remove(&self) {
-        if let Some(c) = self.inner.lock().await.take() {
-            let _ = c.rm().await;
+        let taken = tokio::time::timeout(ENGINE_TIMEOUT, self.inner.lock()).await.ok().and_then(|mut g| g.take());
+        if let Some(c) = taken {
+            let _ = tokio::time::timeout(ENGINE_TIMEOUT, c.rm()).await;
         }
     }
 }

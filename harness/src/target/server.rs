@@ -120,6 +120,9 @@ pub async fn wait_ready(endpoint: &Endpoint, backend: Backend, deadline: Instant
     Err(format!("the server did not answer SELECT 1 in time; last error: {last}"))
 }
 
+/// The longest an administrative statement (create or drop a namespace) may take.
+const ADMIN_TIMEOUT: Duration = Duration::from_secs(30);
+
 pub struct ServerTarget {
     backend: Backend,
     version: Version,
@@ -163,8 +166,21 @@ impl ServerTarget {
     }
 
     /// Runs an administrative statement on the kept connection, reconnecting once if
-    /// it was lost (after a restart, say).
+    /// it was lost (after a restart, say). Bounded: a server that stops answering fails
+    /// the statement, and the connection is dropped and made anew next time.
     async fn admin(&self, sql: &str) -> Result<(), String> {
+        match tokio::time::timeout(ADMIN_TIMEOUT, self.admin_unbounded(sql)).await {
+            Ok(result) => result,
+            Err(_) => {
+                if let Ok(mut slot) = self.admin.try_lock() {
+                    *slot = None;
+                }
+                Err(format!("`{sql}` did not finish within {ADMIN_TIMEOUT:?}"))
+            }
+        }
+    }
+
+    async fn admin_unbounded(&self, sql: &str) -> Result<(), String> {
         let mut slot = self.admin.lock().await;
         for attempt in 0..2 {
             if slot.is_none() {
@@ -206,8 +222,8 @@ impl ServerTarget {
     }
 
     pub async fn shut_down(&self) {
-        if let Some(session) = self.admin.lock().await.take() {
-            session.close().await;
+        if let Ok(Some(session)) = tokio::time::timeout(ADMIN_TIMEOUT, self.admin.lock()).await.map(|mut s| s.take()) {
+            let _ = tokio::time::timeout(ADMIN_TIMEOUT, session.close()).await;
         }
         if let Some(c) = &self.container {
             c.remove().await;
@@ -278,6 +294,11 @@ impl Target for ServerTarget {
             return Err("an external server is not restarted by dbcompat".into());
         };
         let started = Instant::now();
+        // The kept administrative connection does not survive the restart, and a
+        // connection whose server went away silently can wait forever: let it go first.
+        if let Some(session) = self.admin.lock().await.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(5), session.close()).await;
+        }
         let port = container.restart().await?;
         let endpoint = {
             let mut e = self.endpoint.lock().unwrap_or_else(|p| p.into_inner());
