@@ -83,8 +83,8 @@ struct RunArgs {
     /// Run every enabled target in the matrix.
     #[arg(long, conflicts_with = "targets")]
     all_targets: bool,
-    /// Where the results JSON is written.
-    #[arg(long, default_value = "reports")]
+    /// Where the results JSON is written (`reports/` itself holds the committed run).
+    #[arg(long, default_value = "reports/last-run")]
     out: PathBuf,
     /// A step still running after this long is recorded as blocked.
     #[arg(long, default_value_t = 300)]
