@@ -152,6 +152,23 @@ pub struct StepRecord {
     pub elapsed_ms: f64,
 }
 
+impl StepRecord {
+    /// A step as it starts: nothing run, not blocked.
+    pub fn new(step: usize, kind: StepKind, session: &str) -> StepRecord {
+        StepRecord {
+            step,
+            kind,
+            session: session.to_string(),
+            statements: Vec::new(),
+            blocked: false,
+            completed_after_step: None,
+            cancelled: false,
+            observation: String::new(),
+            elapsed_ms: 0.0,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StatementRecord {
     pub sql: String,

@@ -277,17 +277,7 @@ impl Case<'_> {
         let (session, statements, failure) = output;
         let observation = observation(&statements);
         let error = statements.iter().find_map(|s| s.error.as_ref().map(|e| (s.sql.clone(), e.clone())));
-        self.transcript.push(StepRecord {
-            step: 0,
-            kind,
-            session: name.to_string(),
-            statements,
-            blocked: false,
-            completed_after_step: None,
-            cancelled: false,
-            observation,
-            elapsed_ms: ms(started.elapsed()),
-        });
+        self.transcript.push(StepRecord { statements, observation, elapsed_ms: ms(started.elapsed()), ..StepRecord::new(0, kind, name) });
         if let Some(f) = failure {
             return Err(format!("{name}: {f}"));
         }
@@ -314,17 +304,7 @@ impl Case<'_> {
         // is moved to a task of its own (most steps finish well inside the window, and
         // a spawn per step would cost more than the statement).
         let mut step = Box::pin(execute_all(session, commands));
-        self.transcript.push(StepRecord {
-            step: number,
-            kind,
-            session: session_name.to_string(),
-            statements: Vec::new(),
-            blocked: false,
-            completed_after_step: None,
-            cancelled: false,
-            observation: String::new(),
-            elapsed_ms: 0.0,
-        });
+        self.transcript.push(StepRecord::new(number, kind, session_name));
         let record = self.transcript.len() - 1;
         // Past the window a step counts as blocked, unless the server can tell and says
         // it is not waiting for a lock: then it is only slow (a busy machine), and is
@@ -356,11 +336,7 @@ impl Case<'_> {
         r.statements = statements;
         r.completed_after_step = after;
         match failure {
-            None => {
-                self.sessions.insert(session_name.to_string(), Slot::Idle(session));
-                Ok(())
-            }
-            Some(SessionError::Cancelled) => {
+            None | Some(SessionError::Cancelled) => {
                 self.sessions.insert(session_name.to_string(), Slot::Idle(session));
                 Ok(())
             }
@@ -441,17 +417,9 @@ impl Case<'_> {
             .await
             .map_err(|_| format!("step {number}: the restart did not finish within {:?}", self.timing.restart_timeout))?
             .map_err(|e| format!("step {number}: restart failed: {e}"))?;
-        self.transcript.push(StepRecord {
-            step: number,
-            kind: StepKind::Restart,
-            session: String::new(),
-            statements: vec![StatementRecord { sql: format!("-- restart: {done}"), response: None, error: None, failure: None, elapsed_ms: ms(started.elapsed()) }],
-            blocked: false,
-            completed_after_step: None,
-            cancelled: false,
-            observation: "ok".into(),
-            elapsed_ms: ms(started.elapsed()),
-        });
+        let elapsed_ms = ms(started.elapsed());
+        let statement = StatementRecord { sql: format!("-- restart: {done}"), response: None, error: None, failure: None, elapsed_ms };
+        self.transcript.push(StepRecord { statements: vec![statement], observation: "ok".into(), elapsed_ms, ..StepRecord::new(number, StepKind::Restart, "") });
         self.connect_all().await
     }
 
