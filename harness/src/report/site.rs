@@ -5,6 +5,7 @@
 //! (it carries [`SITE_MARKER`]) or empty or absent: a mistyped `--out .` must not delete
 //! someone's files.
 
+use rayon::prelude::*;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -168,8 +169,15 @@ fn render_into(dir: &Path, results: &RunResults, previous: Option<&RunResults>) 
         w.put(&Names::backend_page(*backend), &backend_page::render(&model, &shell, *backend, targets))?;
         w.summary.backend_pages += 1;
     }
-    for probe in &model.probes {
-        w.put(&model.names.probe_page(probe.id), &probe_page::render(&model, &shell, probe))?;
+    // Probe pages are most of the rendering work: render them on all cores, then write
+    // them in order.
+    let pages: Vec<(String, String)> = model
+        .probes
+        .par_iter()
+        .map(|probe| (model.names.probe_page(probe.id), probe_page::render(&model, &shell, probe)))
+        .collect();
+    for (name, page) in pages {
+        w.put(&name, &page)?;
         w.summary.probe_pages += 1;
     }
     let reports = evaluate(&model);
