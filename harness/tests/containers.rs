@@ -67,3 +67,31 @@ async fn a_killed_container_fails_only_its_own_remaining_cases() {
     pool.shut_down().await;
     assert!(my_containers().await.is_empty(), "no container is left behind");
 }
+
+/// A container created but never started (its start failed) is found by its instance
+/// label and removed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_container_whose_start_failed_is_removed_by_its_label() {
+    use dbcompat::target::container::{remove_labelled, INSTANCE_LABEL};
+    use testcontainers::bollard::models::ContainerCreateBody;
+    use testcontainers::bollard::query_parameters::CreateContainerOptions;
+    if let Err(e) = engine_available().await {
+        assert!(std::env::var("DBCOMPAT_REQUIRE_ALL").as_deref() != Ok("1"), "CI requires a container engine: {e}");
+        eprintln!("skipped: {e}");
+        return;
+    }
+    let docker = testcontainers::core::client::docker_client_instance().await.unwrap();
+    let instance = format!("test-{}", std::process::id());
+    // Only the instance label: the other test here counts this process's containers.
+    let labels = HashMap::from([(INSTANCE_LABEL.to_string(), instance.clone())]);
+    let body = ContainerCreateBody { image: Some("localhost/dbcompat/postgres:17".into()), labels: Some(labels), ..Default::default() };
+    docker.create_container(None::<CreateContainerOptions>, body).await.expect("a container is created (not started)");
+    let labelled = || async {
+        let filters = HashMap::from([("label".to_string(), vec![format!("{INSTANCE_LABEL}={instance}")])]);
+        let options = ListContainersOptions { all: true, filters: Some(filters), ..Default::default() };
+        docker.list_containers(Some(options)).await.unwrap().len()
+    };
+    assert_eq!(labelled().await, 1);
+    remove_labelled(&instance).await;
+    assert_eq!(labelled().await, 0, "the created container is removed");
+}

@@ -16,6 +16,11 @@ use crate::backend::Backend;
 pub const PASSWORD: &str = "dbcompat";
 /// The label holding the process id of the harness that started a container.
 pub const PID_LABEL: &str = "dbcompat.pid";
+/// A label unique to each container, so that one whose start failed half way (created,
+/// never started, no handle returned) can still be found and removed.
+pub const INSTANCE_LABEL: &str = "dbcompat.instance";
+
+static INSTANCES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 /// The longest a call to the container engine may take (start and restart have their own).
 const ENGINE_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -48,6 +53,21 @@ pub async fn engine_available() -> Result<(), String> {
     }
 }
 
+/// Removes any container carrying this instance label (one whose start failed after it
+/// was created leaves no handle to remove it by).
+pub async fn remove_labelled(instance: &str) {
+    use testcontainers::bollard::query_parameters::{ListContainersOptions, RemoveContainerOptions};
+    let cleanup = async {
+        let Ok(docker) = testcontainers::core::client::docker_client_instance().await else { return };
+        let filters = std::collections::HashMap::from([("label".to_string(), vec![format!("{INSTANCE_LABEL}={instance}")])]);
+        let listed = docker.list_containers(Some(ListContainersOptions { all: true, filters: Some(filters), ..Default::default() })).await;
+        for id in listed.unwrap_or_default().into_iter().filter_map(|c| c.id) {
+            let _ = docker.remove_container(&id, Some(RemoveContainerOptions { force: true, v: true, link: false })).await;
+        }
+    };
+    let _ = tokio::time::timeout(ENGINE_TIMEOUT, cleanup).await;
+}
+
 /// A call to the container engine, bounded in time.
 async fn engine<T>(what: &str, call: impl std::future::Future<Output = testcontainers::core::error::Result<T>>) -> Result<T, String> {
     match tokio::time::timeout(ENGINE_TIMEOUT, call).await {
@@ -72,11 +92,16 @@ impl Container {
         // An explicit mapping to a free port: Podman's Docker API does not publish
         // exposed ports on its own as Docker does, and the port then survives restarts.
         let host_port = free_port()?;
+        let instance = format!("{}-{}", std::process::id(), INSTANCES.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
         let mut request = GenericImage::new(image, tag)
             .with_exposed_port(port.tcp())
             .with_wait_for(WaitFor::Nothing)
             .with_mapped_port(host_port, port.tcp())
-            .with_labels([("dbcompat".to_string(), "1".to_string()), (PID_LABEL.to_string(), std::process::id().to_string())])
+            .with_labels([
+                ("dbcompat".to_string(), "1".to_string()),
+                (PID_LABEL.to_string(), std::process::id().to_string()),
+                (INSTANCE_LABEL.to_string(), instance.clone()),
+            ])
             .with_startup_timeout(timeout);
         for (k, v) in env {
             request = request.with_env_var(k, v);
@@ -84,7 +109,13 @@ impl Container {
         if !args.is_empty() {
             request = request.with_cmd(args.to_vec());
         }
-        let container = request.start().await.map_err(|e| format!("the container did not start: {e}"))?;
+        let container = match request.start().await {
+            Ok(c) => c,
+            Err(e) => {
+                remove_labelled(&instance).await;
+                return Err(format!("the container did not start: {e}"));
+            }
+        };
         let host = container.get_host().await.map_err(|e| e.to_string())?.to_string();
         // Not read back from the engine: Podman reports the binding with an empty host
         // address, which testcontainers does not take for IPv4.
