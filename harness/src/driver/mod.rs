@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 pub use error::{DbError, ErrorClass};
 
 /// One thing a session can be asked to do.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     /// Run one SQL statement to completion.
     Sql(String),
@@ -120,7 +120,7 @@ impl Value {
 
 /// A failure that is not the server's answer to a statement: the connection broke, the
 /// session was cancelled, or the suite asked for something this driver cannot do.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SessionError {
     #[error("connection lost: {0}")]
     ConnectionLost(String),
