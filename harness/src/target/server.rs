@@ -90,8 +90,16 @@ impl Endpoint {
     }
 }
 
-/// Runs one administrative statement and returns its first value as text.
-async fn admin(endpoint: &Endpoint, backend: Backend, sql: &str) -> Result<String, String> {
+/// Runs one statement on a connection of its own (the server may not be a target yet,
+/// or may be starting) and returns its first value as text. Bounded like every
+/// administrative call: a connect that never answers must not outlast a deadline.
+async fn query_fresh(endpoint: &Endpoint, backend: Backend, sql: &str) -> Result<String, String> {
+    tokio::time::timeout(ADMIN_TIMEOUT, query_fresh_unbounded(endpoint, backend, sql))
+        .await
+        .unwrap_or_else(|_| Err(format!("`{sql}` did not finish within {ADMIN_TIMEOUT:?}")))
+}
+
+async fn query_fresh_unbounded(endpoint: &Endpoint, backend: Backend, sql: &str) -> Result<String, String> {
     let mut session = endpoint.connect(backend, None).await?;
     let result = session.execute(&Command::Sql(sql.to_string())).await;
     session.close().await;
@@ -111,7 +119,7 @@ fn ping_sql(backend: Backend) -> &'static str {
 pub async fn wait_ready(endpoint: &Endpoint, backend: Backend, deadline: Instant) -> Result<(), String> {
     let mut last = String::from("no attempt made");
     while Instant::now() < deadline {
-        match admin(endpoint, backend, ping_sql(backend)).await {
+        match query_fresh(endpoint, backend, ping_sql(backend)).await {
             Ok(_) => return Ok(()),
             Err(e) => last = e,
         }
@@ -146,7 +154,7 @@ impl ServerTarget {
             Backend::Oracle => "SELECT version_full FROM product_component_version WHERE product LIKE 'Oracle%'",
             _ => "SELECT VERSION()",
         };
-        let version_text = admin(&endpoint, backend, query).await?.trim_matches('\'').to_string();
+        let version_text = query_fresh(&endpoint, backend, query).await?.trim_matches('\'').to_string();
         let is_mariadb = version_text.to_ascii_lowercase().contains("mariadb");
         if backend == Backend::Mysql && is_mariadb || backend == Backend::Mariadb && !is_mariadb {
             return Err(format!("the server reports `{version_text}`, which is not {backend}"));
