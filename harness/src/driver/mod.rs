@@ -83,6 +83,34 @@ impl Response {
 /// A server's answer to one command.
 pub type StatementResult = Result<Response, DbError>;
 
+/// Something the server said beside a statement's result: a MySQL/MariaDB warning or
+/// note (what `SHOW WARNINGS` lists), a PostgreSQL notice or warning (its severity and
+/// SQLSTATE). Errors are not diagnostics: they are the statement's result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Diagnostic {
+    /// The server's own level word in lower case: `warning`, `note`, `notice`, ...
+    pub level: String,
+    /// MySQL's error number or PostgreSQL's SQLSTATE.
+    pub code: String,
+    pub message: String,
+}
+
+impl Diagnostic {
+    /// How the diagnostic reads in an observation: `warning:1265`, `notice:42622`.
+    pub fn canonical(&self) -> String {
+        format!("{}:{}", self.level, self.code)
+    }
+}
+
+/// What the server said about the last command besides its result.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Notes {
+    pub diagnostics: Vec<Diagnostic>,
+    /// The server's own word on the statement: PostgreSQL's command tag (`UPDATE 1`,
+    /// `ROLLBACK`), MySQL's info text (`Rows matched: 1  Changed: 0  Warnings: 0`).
+    pub tag: Option<String>,
+}
+
 /// Canonical text of one value: NULL is `NULL`, text is single-quoted with quotes
 /// doubled (so '' and NULL differ), integers are plain, reals always carry a decimal
 /// point or exponent (1.0, not 1), bytes are x'..'.
@@ -153,6 +181,13 @@ pub trait Session: Send + Sync + 'static {
 
     /// A handle that can interrupt `execute` while it runs.
     fn canceller(&self) -> Box<dyn Canceller>;
+
+    /// What the server said beside the result of the last `execute` (warnings, notices,
+    /// its command tag), taken so the next command starts empty. Backends whose servers
+    /// say nothing of the kind keep the default.
+    fn take_notes(&mut self) -> Notes {
+        Notes::default()
+    }
 
     /// Closes the connection; a session that is dropped without `close` is closed too.
     async fn close(self: Box<Self>);

@@ -12,7 +12,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::driver::{DbError, Response};
+use crate::driver::{DbError, Diagnostic, Response};
 
 pub use probe::{ClaimCheck, ClaimRecord, ProbeRecord};
 pub use verdict::{judge, Verdict};
@@ -179,7 +179,20 @@ pub struct StatementRecord {
     /// A failure that is not the server's answer (connection lost, cancelled).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failure: Option<String>,
+    /// Warnings and notices the server sent with the result.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub diagnostics: Vec<Diagnostic>,
+    /// The server's command tag or info text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
     pub elapsed_ms: f64,
+}
+
+impl StatementRecord {
+    /// A statement that was run, with what the server answered and said beside it.
+    pub fn new(sql: String, elapsed_ms: f64) -> StatementRecord {
+        StatementRecord { sql, response: None, error: None, failure: None, diagnostics: Vec::new(), tag: None, elapsed_ms }
+    }
 }
 
 impl RunResults {

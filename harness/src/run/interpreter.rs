@@ -418,7 +418,7 @@ impl Case<'_> {
             .map_err(|_| format!("step {number}: the restart did not finish within {:?}", self.timing.restart_timeout))?
             .map_err(|e| format!("step {number}: restart failed: {e}"))?;
         let elapsed_ms = ms(started.elapsed());
-        let statement = StatementRecord { sql: format!("-- restart: {done}"), response: None, error: None, failure: None, elapsed_ms };
+        let statement = StatementRecord::new(format!("-- restart: {done}"), elapsed_ms);
         self.transcript.push(StepRecord { statements: vec![statement], observation: "ok".into(), elapsed_ms, ..StepRecord::new(number, StepKind::Restart, "") });
         self.connect_all().await
     }
@@ -451,34 +451,63 @@ async fn execute_all(mut session: Box<dyn Session>, commands: Vec<Command>) -> S
     for command in commands {
         let started = Instant::now();
         let result = session.execute(&command).await;
-        let elapsed_ms = ms(started.elapsed());
-        let sql = command.text();
+        let mut record = StatementRecord::new(command.text(), ms(started.elapsed()));
+        let notes = session.take_notes();
+        record.diagnostics = notes.diagnostics;
+        record.tag = notes.tag;
         match result {
-            Ok(Ok(response)) => records.push(StatementRecord { sql, response: Some(response), error: None, failure: None, elapsed_ms }),
+            Ok(Ok(response)) => record.response = Some(response),
             Ok(Err(error)) => {
-                records.push(StatementRecord { sql, response: None, error: Some(error), failure: None, elapsed_ms });
+                record.error = Some(error);
+                records.push(record);
                 break;
             }
             Err(e) => {
-                records.push(StatementRecord { sql, response: None, error: None, failure: Some(e.to_string()), elapsed_ms });
+                record.failure = Some(e.to_string());
+                records.push(record);
                 return (session, records, Some(e));
             }
         }
+        records.push(record);
     }
     (session, records, None)
 }
 
-/// A step's observation is its last statement's result.
+/// A step's observation is its last statement's result, followed by what the server
+/// said beside it: each distinct warning or notice code (`affected:1 warning:1265`),
+/// and the command tag where a transaction-control statement was answered with
+/// another verb (PostgreSQL's COMMIT of a failed transaction: `ok tag:ROLLBACK`).
 fn observation(statements: &[StatementRecord]) -> String {
-    match statements.last() {
-        None => "ok".into(),
-        Some(s) => match (&s.response, &s.error, &s.failure) {
-            (Some(r), _, _) => r.canonical(),
-            (_, Some(e), _) => format!("error:{}", e.class),
-            (_, _, Some(f)) => format!("failed: {f}"),
-            _ => "ok".into(),
-        },
+    let Some(s) = statements.last() else { return "ok".into() };
+    let mut text = match (&s.response, &s.error, &s.failure) {
+        (Some(r), _, _) => r.canonical(),
+        (_, Some(e), _) => format!("error:{}", e.class),
+        (_, _, Some(f)) => return format!("failed: {f}"),
+        _ => "ok".into(),
+    };
+    let mut seen = Vec::new();
+    for d in &s.diagnostics {
+        let c = d.canonical();
+        if !seen.contains(&c) {
+            text.push(' ');
+            text.push_str(&c);
+            seen.push(c);
+        }
     }
+    if let Some(tag) = s.tag.as_deref().and_then(|t| answered_with_another_verb(&s.sql, t)) {
+        text.push_str(" tag:");
+        text.push_str(tag);
+    }
+    text
+}
+
+/// The tag's verb, when a transaction-control statement was answered with a different one.
+fn answered_with_another_verb<'t>(sql: &str, tag: &'t str) -> Option<&'t str> {
+    let sent = sql.trim_start().split(|c: char| !c.is_ascii_alphabetic()).next().unwrap_or("").to_ascii_uppercase();
+    let answered = tag.split_whitespace().next()?;
+    let control = ["COMMIT", "END", "RELEASE", "PREPARE"];
+    (control.contains(&sent.as_str()) && matches!(answered, "ROLLBACK" | "COMMIT") && !(sent == "END" && answered == "COMMIT") && answered != sent)
+        .then_some(answered)
 }
 
 fn outcome_text(r: &StepRecord) -> String {
@@ -491,4 +520,35 @@ fn outcome_text(r: &StepRecord) -> String {
 
 fn ms(d: Duration) -> f64 {
     (d.as_secs_f64() * 1_000_000.0).round() / 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::driver::{Diagnostic, Response};
+
+    fn statement(sql: &str, response: Response, diagnostics: &[(&str, &str)], tag: Option<&str>) -> StatementRecord {
+        let mut r = StatementRecord::new(sql.into(), 0.0);
+        r.response = Some(response);
+        r.diagnostics = diagnostics.iter().map(|(l, c)| Diagnostic { level: (*l).into(), code: (*c).into(), message: String::new() }).collect();
+        r.tag = tag.map(Into::into);
+        r
+    }
+
+    #[test]
+    fn warnings_and_notices_join_the_observation_once_per_code() {
+        let s = statement("UPDATE t SET v = 'abc'", Response::Affected { count: 2 }, &[("warning", "1265"), ("warning", "1265"), ("note", "1051")], None);
+        assert_eq!(observation(&[s]), "affected:2 warning:1265 note:1051");
+    }
+
+    #[test]
+    fn only_a_transaction_verb_answered_with_another_shows_its_tag() {
+        let ok = Response::Affected { count: 0 };
+        assert_eq!(observation(&[statement("COMMIT", ok.clone(), &[], Some("ROLLBACK"))]), "ok tag:ROLLBACK");
+        assert_eq!(observation(&[statement("COMMIT", ok.clone(), &[], Some("COMMIT"))]), "ok");
+        assert_eq!(observation(&[statement("END", ok.clone(), &[], Some("COMMIT"))]), "ok");
+        assert_eq!(observation(&[statement("end", ok.clone(), &[], Some("ROLLBACK"))]), "ok tag:ROLLBACK");
+        assert_eq!(observation(&[statement("WITH x AS (SELECT 1) SELECT 1", ok.clone(), &[], Some("SELECT 1"))]), "ok");
+        assert_eq!(observation(&[statement("UPDATE t SET v = 1", ok, &[], Some("UPDATE 0"))]), "ok");
+    }
 }

@@ -209,6 +209,7 @@ impl Probe {
 /// the interpreter agree on one vocabulary.
 pub fn is_outcome_text(text: &str) -> Result<(), String> {
     let text = text.strip_prefix("blocked, then ").unwrap_or(text);
+    let text = strip_said_beside(text);
     if text == "ok" || text == "blocked" || text == "rows:none" {
         return Ok(());
     }
@@ -228,5 +229,37 @@ pub fn is_outcome_text(text: &str) -> Result<(), String> {
             format!("unknown error class `{class}`; the classes are: {}", all.join(", "))
         });
     }
-    Err("an outcome: ok, affected:N, rows:(...), rows:none, error:<class>, blocked, or `blocked, then <outcome>`".into())
+    Err("an outcome: ok, affected:N, rows:(...), rows:none, error:<class>, blocked, or `blocked, then <outcome>`, \
+         each optionally followed by what the server said beside it (` warning:1265`, ` note:1051`, ` notice:42622`, ` tag:ROLLBACK`)"
+        .into())
+}
+
+/// The levels a diagnostic may have in an outcome, and the tag.
+const SAID_BESIDE: [&str; 6] = ["warning", "note", "notice", "info", "error", "tag"];
+
+/// The outcome without its trailing diagnostics and tag (`affected:1 warning:1265`).
+fn strip_said_beside(mut text: &str) -> &str {
+    while let Some((head, last)) = text.rsplit_once(' ') {
+        let Some((level, code)) = last.split_once(':') else { break };
+        if !SAID_BESIDE.contains(&level) || code.is_empty() || !code.chars().all(|c| c.is_ascii_alphanumeric()) {
+            break;
+        }
+        text = head;
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_outcome_text;
+
+    #[test]
+    fn outcomes_may_carry_what_the_server_said_beside_them() {
+        assert!(is_outcome_text("affected:1 warning:1265").is_ok());
+        assert!(is_outcome_text("blocked, then ok note:1051 warning:1292").is_ok());
+        assert!(is_outcome_text("ok tag:ROLLBACK").is_ok());
+        assert!(is_outcome_text("rows:('a b') notice:42622").is_ok());
+        assert!(is_outcome_text("affected:1 shout:1").is_err());
+        assert!(is_outcome_text("affected:1 warning:").is_err());
+    }
 }
