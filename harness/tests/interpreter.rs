@@ -107,8 +107,14 @@ impl Target for Fake {
     async fn connect(&self, _: &Namespace) -> Result<Box<dyn Session>, String> {
         Ok(Box::new(FakeSession { cancel: Arc::new(Notify::new()), state: Arc::new(AtomicU8::new(UNKNOWN)) }))
     }
-    async fn restart(&self) -> Result<String, String> {
-        Ok("restarted".into())
+    /// A clean restart the fake server's log confirms; a crash its log contradicts.
+    async fn restart(&self, kind: dbcompat::suite::RestartKind) -> Result<dbcompat::target::RestartReport, String> {
+        match kind {
+            dbcompat::suite::RestartKind::Clean => {
+                Ok(dbcompat::target::RestartReport { summary: "restarted".into(), server_log: vec!["LOG:  database system is shut down".into()] })
+            }
+            dbcompat::suite::RestartKind::Crash => Err("the server's log shows a clean shutdown: the kill was not a crash".into()),
+        }
     }
     async fn drop_namespace(&self, _: &Namespace) {}
 }
@@ -240,7 +246,16 @@ async fn sql_for_another_dialect_only_is_an_error() {
 async fn a_restart_reconnects_every_session() {
     let (run, _) = run("runs_alone = true\n[[probe.step]]\nrestart = true\n[[probe.step]]\nsession = \"b\"\nsql = \"rows 2\"\n").await;
     assert_eq!(run.outcome.unwrap(), vec!["rows:(2)"]);
-    assert!(run.transcript.iter().any(|r| r.kind == dbcompat::result::StepKind::Restart));
+    let restart = run.transcript.iter().find(|r| r.kind == dbcompat::result::StepKind::Restart).expect("a restart record");
+    assert_eq!(restart.statements[0].sql, "-- restart: restarted");
+    assert_eq!(restart.statements[0].server_log, vec!["LOG:  database system is shut down"], "the server's own lines are kept");
+}
+
+#[tokio::test]
+async fn a_crash_the_server_does_not_confirm_is_an_error_of_the_case() {
+    let (run, _) = run("runs_alone = true\n[[probe.step]]\ncrash = true\n[[probe.step]]\nsql = \"rows 2\"\n").await;
+    let error = run.outcome.unwrap_err();
+    assert!(error.contains("step 1: crash failed") && error.contains("not a crash"), "{error}");
 }
 
 #[tokio::test]

@@ -25,6 +25,7 @@ const PLANTED: &[(&str, usize, usize, &str)] = &[
     ("planted.toml", 80, 1, "duplicate probe id `duplicate_here`"),
     ("planted.toml", 90, 10, "fetched before it is opened"),
     ("planted.toml", 92, 1, "restarts the server but is not marked runs_alone"),
+    ("planted.toml", 102, 1, "a step is either a clean restart or a crash"),
     ("syntax.toml", 5, 33, "invalid TOML"),
 ];
 

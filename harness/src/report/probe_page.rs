@@ -287,6 +287,15 @@ fn statement_result(s: &StatementRecord) -> String {
     if let Some(f) = &s.failure {
         let _ = write!(out, "<div class=\"errtxt\"><span class=\"cls\">failure</span> {}</div>", esc(f));
     }
+    for d in &s.diagnostics {
+        let _ = write!(out, "<div class=\"diag\"><span class=\"cls\">{}</span> {} {}</div>", esc(&d.level), code(&d.code), esc(&d.message));
+    }
+    if let Some(tag) = &s.tag {
+        let _ = write!(out, "<div class=\"muted\">{}</div>", esc(tag));
+    }
+    if !s.server_log.is_empty() {
+        let _ = write!(out, "<div class=\"muted\">the server's log:</div><pre class=\"log\">{}</pre>", esc(&s.server_log.join("\n")));
+    }
     if out.is_empty() {
         out.push_str("<span class=\"muted\">no answer</span>");
     }

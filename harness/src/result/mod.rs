@@ -185,13 +185,16 @@ pub struct StatementRecord {
     /// The server's command tag or info text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tag: Option<String>,
+    /// For a restart or crash: the server's own log lines that show what happened.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub server_log: Vec<String>,
     pub elapsed_ms: f64,
 }
 
 impl StatementRecord {
     /// A statement that was run, with what the server answered and said beside it.
     pub fn new(sql: String, elapsed_ms: f64) -> StatementRecord {
-        StatementRecord { sql, response: None, error: None, failure: None, diagnostics: Vec::new(), tag: None, elapsed_ms }
+        StatementRecord { sql, response: None, error: None, failure: None, diagnostics: Vec::new(), tag: None, server_log: Vec::new(), elapsed_ms }
     }
 }
 

@@ -85,7 +85,7 @@ impl ProbeRecord {
                         Action::Sql(sql) => ("sql".to_string(), sql_map(sql)),
                         Action::Cursor { name, sql: Some(sql), .. } => (format!("cursor {name}"), sql_map(sql)),
                         Action::Cursor { name, sql: None, .. } => (format!("fetch {name}"), BTreeMap::new()),
-                        Action::Restart => ("restart".to_string(), BTreeMap::new()),
+                        Action::Restart(kind) => (kind.name().to_string(), BTreeMap::new()),
                     };
                     StepSpec { session: s.session.clone(), action, sql, outcome: s.outcome }
                 })

@@ -19,7 +19,7 @@ use tokio::task::JoinHandle;
 use crate::backend::Backend;
 use crate::driver::{dialect, Canceller, Command, Session, SessionError};
 use crate::result::{StatementRecord, StepKind, StepRecord};
-use crate::suite::{Action, Probe, SessionSpec, Sql};
+use crate::suite::{Action, Probe, RestartKind, SessionSpec, Sql};
 use crate::target::{Namespace, Target};
 
 #[derive(Debug, Clone, Copy)]
@@ -55,7 +55,7 @@ pub struct CaseRun {
 /// was — and never the run.
 pub async fn run_case(probe: &Probe, target: &dyn Target, timing: &Timing) -> CaseRun {
     let started = Instant::now();
-    let restarts = probe.steps.iter().filter(|s| matches!(s.action, Action::Restart)).count() as u32;
+    let restarts = probe.steps.iter().filter(|s| matches!(s.action, Action::Restart(_))).count() as u32;
     let budget = timing.step_timeout * (probe.steps.len() as u32 + probe.sessions.len() as u32 + 6) + timing.restart_timeout * restarts;
     let stage = Arc::new(Mutex::new(String::from("starting")));
     match tokio::time::timeout(budget, run_case_bounded(probe, target, timing, stage.clone())).await {
@@ -160,7 +160,7 @@ impl Case<'_> {
             let number = i + 1;
             self.at(&format!("at step {number} (line {})", step.line));
             match &step.action {
-                Action::Restart => self.restart(number).await?,
+                Action::Restart(kind) => self.restart(number, *kind).await?,
                 Action::Sql(sql) => {
                     let commands = self.statements(sql, &format!("step {number}"))?.into_iter().map(Command::Sql).collect();
                     self.dispatch(number, StepKind::Sql, &step.session, commands).await?;
@@ -408,17 +408,20 @@ impl Case<'_> {
         }
     }
 
-    /// Closes every session, restarts the server, reconnects every session.
-    async fn restart(&mut self, number: usize) -> Result<(), String> {
+    /// Closes every session, restarts (or crashes) the server, reconnects every session.
+    /// A restart the server's log does not confirm is an error of the case.
+    async fn restart(&mut self, number: usize, kind: RestartKind) -> Result<(), String> {
         self.cancel_all_pending().await;
         self.shut_down().await;
         let started = Instant::now();
-        let done = tokio::time::timeout(self.timing.restart_timeout, self.target.restart())
+        let what = kind.name();
+        let done = tokio::time::timeout(self.timing.restart_timeout, self.target.restart(kind))
             .await
-            .map_err(|_| format!("step {number}: the restart did not finish within {:?}", self.timing.restart_timeout))?
-            .map_err(|e| format!("step {number}: restart failed: {e}"))?;
+            .map_err(|_| format!("step {number}: the {what} did not finish within {:?}", self.timing.restart_timeout))?
+            .map_err(|e| format!("step {number}: {what} failed: {e}"))?;
         let elapsed_ms = ms(started.elapsed());
-        let statement = StatementRecord::new(format!("-- restart: {done}"), elapsed_ms);
+        let mut statement = StatementRecord::new(format!("-- {what}: {}", done.summary), elapsed_ms);
+        statement.server_log = done.server_log;
         self.transcript.push(StepRecord { statements: vec![statement], observation: "ok".into(), elapsed_ms, ..StepRecord::new(number, StepKind::Restart, "") });
         self.connect_all().await
     }

@@ -193,7 +193,7 @@ fn read_probe(mut t: Table<'_, '_>, default_area: Option<&Located<String>>, snip
 
     check_cursors(reader, &steps);
     let steps: Vec<Step> = steps.into_iter().map(|(s, _)| s).collect();
-    if steps.iter().any(|s| matches!(s.action, Action::Restart)) && !runs_alone {
+    if steps.iter().any(|s| matches!(s.action, Action::Restart(_))) && !runs_alone {
         reader.error(
             head,
             format!("probe `{}` restarts the server but is not marked runs_alone", id.as_ref().map_or("", |i| &i.value)),
@@ -267,6 +267,7 @@ fn read_step(mut s: Table<'_, '_>, sessions: &[SessionSpec], snippets: &Snippets
     let cursor = s.str("cursor");
     let fetch = s.u64("fetch").map(|f| f.value);
     let restart = s.bool("restart").unwrap_or(false);
+    let crash = s.bool("crash").unwrap_or(false);
     let outcome = s.bool("outcome").unwrap_or(false);
     let head = s.span.start..s.span.start;
     s.finish();
@@ -280,10 +281,15 @@ fn read_step(mut s: Table<'_, '_>, sessions: &[SessionSpec], snippets: &Snippets
         }
         None => sessions.first()?.name.clone(),
     };
-    let action = match (restart, &cursor, sql) {
-        (true, None, None) => Action::Restart,
+    if restart && crash {
+        reader.error(head.clone(), "a step is either a clean restart or a crash", Some("restart = true or crash = true, not both".into()));
+        return None;
+    }
+    let kind = if crash { RestartKind::Crash } else { RestartKind::Clean };
+    let action = match (restart || crash, &cursor, sql) {
+        (true, None, None) => Action::Restart(kind),
         (true, _, _) => {
-            reader.error(head, "a restart step has no `sql` or `cursor`", Some("restart = true alone".into()));
+            reader.error(head, format!("a {} step has no `sql` or `cursor`", kind.name()), Some(format!("{} = true alone", kind.name())));
             return None;
         }
         (false, Some(c), sql) => Action::Cursor { name: c.value.clone(), sql, fetch },
@@ -294,7 +300,7 @@ fn read_step(mut s: Table<'_, '_>, sessions: &[SessionSpec], snippets: &Snippets
             Action::Sql(sql)
         }
         (false, None, None) => {
-            reader.error(head, "the step does nothing", Some("one of: sql, cursor, restart = true".into()));
+            reader.error(head, "the step does nothing", Some("one of: sql, cursor, restart = true, crash = true".into()));
             return None;
         }
     };

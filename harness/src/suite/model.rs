@@ -125,8 +125,27 @@ pub enum Action {
     Sql(Sql),
     /// Open a cursor (with SQL) or fetch more from it (without).
     Cursor { name: String, sql: Option<Sql>, fetch: Option<u64> },
-    /// Restart the server (SQLite: close and reopen the database file).
-    Restart,
+    /// Bring the server down and up again, keeping its data.
+    Restart(RestartKind),
+}
+
+/// How a restart step brings the server down. "After a restart" and "after a crash" are
+/// two questions, and the server's own log must confirm which one was asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RestartKind {
+    /// `restart = true`: a clean shutdown (SQLite: every connection closed, the file reopened).
+    Clean,
+    /// `crash = true`: the server process is killed (SIGKILL) and started again.
+    Crash,
+}
+
+impl RestartKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            RestartKind::Clean => "restart",
+            RestartKind::Crash => "crash",
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -12,6 +12,7 @@ use testcontainers::{ContainerAsync, GenericImage, ImageExt};
 use tokio::sync::Mutex;
 
 use crate::backend::Backend;
+use crate::suite::RestartKind;
 
 pub const PASSWORD: &str = "dbcompat";
 /// The label holding the process id of the harness that started a container.
@@ -23,6 +24,17 @@ pub const INSTANCE_LABEL: &str = "dbcompat.instance";
 static INSTANCES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 /// The longest a call to the container engine may take (start and restart have their own).
 const ENGINE_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a server is given for its own clean shutdown before the engine kills it.
+/// Always passed explicitly: Podman's Docker API creates containers with a stop timeout
+/// of 0, which makes a plain stop a kill.
+pub const STOP_TIMEOUT_S: i32 = 60;
+
+/// How far the container's log had got: lines on stdout and on stderr.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LogMark {
+    stdout: usize,
+    stderr: usize,
+}
 
 pub struct Container {
     inner: Mutex<Option<ContainerAsync<GenericImage>>>,
@@ -122,13 +134,64 @@ impl Container {
         Ok((Container { inner: Mutex::new(Some(container)), port: host_port }, host, host_port, user))
     }
 
-    /// Stops and starts the container, keeping its data; returns the host port.
-    pub async fn restart(&self) -> Result<u16, String> {
+    /// Brings the server down: a stop that gives it time for its own clean shutdown,
+    /// or SIGKILL. The container keeps its data.
+    pub async fn bring_down(&self, kind: RestartKind) -> Result<(), String> {
         let guard = self.inner.lock().await;
         let c = guard.as_ref().ok_or("the container was removed")?;
-        engine("stopping the container", c.stop()).await?;
+        match kind {
+            RestartKind::Clean => {
+                let bounded = Duration::from_secs(STOP_TIMEOUT_S as u64) + ENGINE_TIMEOUT;
+                match tokio::time::timeout(bounded, c.stop_with_timeout(Some(STOP_TIMEOUT_S))).await {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(e)) => Err(format!("stopping the container failed: {e}")),
+                    Err(_) => Err(format!("stopping the container did not finish within {bounded:?}")),
+                }
+            }
+            RestartKind::Crash => {
+                use testcontainers::bollard::query_parameters::KillContainerOptions;
+                let docker = testcontainers::core::client::docker_client_instance().await.map_err(|e| format!("no container engine: {e}"))?;
+                let kill = docker.kill_container(c.id(), Some(KillContainerOptions { signal: "KILL".into() }));
+                match tokio::time::timeout(ENGINE_TIMEOUT, kill).await {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(e)) => Err(format!("killing the container failed: {e}")),
+                    Err(_) => Err(format!("killing the container did not finish within {ENGINE_TIMEOUT:?}")),
+                }
+            }
+        }
+    }
+
+    /// Starts a container that was brought down; returns the host port.
+    pub async fn bring_up(&self) -> Result<u16, String> {
+        let guard = self.inner.lock().await;
+        let c = guard.as_ref().ok_or("the container was removed")?;
         engine("starting the container again", c.start()).await?;
         Ok(self.port)
+    }
+
+    /// Where the container's log is now, to read what comes after it.
+    pub async fn log_mark(&self) -> LogMark {
+        let (out, err) = self.log_streams().await;
+        LogMark { stdout: out.len(), stderr: err.len() }
+    }
+
+    /// The lines written since a mark (stdout's, then stderr's), and the new mark.
+    pub async fn log_since(&self, mark: LogMark) -> (Vec<String>, LogMark) {
+        let (out, err) = self.log_streams().await;
+        let next = LogMark { stdout: out.len(), stderr: err.len() };
+        let mut lines: Vec<String> = out.into_iter().skip(mark.stdout).collect();
+        lines.extend(err.into_iter().skip(mark.stderr));
+        (lines, next)
+    }
+
+    async fn log_streams(&self) -> (Vec<String>, Vec<String>) {
+        let read = async {
+            let guard = self.inner.lock().await;
+            let Some(c) = guard.as_ref() else { return (Vec::new(), Vec::new()) };
+            let split = |bytes: Vec<u8>| String::from_utf8_lossy(&bytes).lines().map(String::from).collect::<Vec<_>>();
+            (split(c.stdout_to_vec().await.unwrap_or_default()), split(c.stderr_to_vec().await.unwrap_or_default()))
+        };
+        tokio::time::timeout(ENGINE_TIMEOUT, read).await.unwrap_or_default()
     }
 
     /// Whether the container runs; `true` when the engine cannot tell in time, so that

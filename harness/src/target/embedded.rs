@@ -10,7 +10,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
 
-use super::{Namespace, Target};
+use super::{Namespace, RestartReport, Target};
+use crate::suite::RestartKind;
 use crate::backend::Backend;
 use std::sync::Arc;
 
@@ -88,10 +89,14 @@ impl Target for EmbeddedSqlite {
             .map_err(|e| e.to_string())
     }
 
-    async fn restart(&self) -> Result<String, String> {
-        // There is no server: the interpreter has closed every connection, and reopening
-        // the file is what a restart means for SQLite.
-        Ok("closed every connection; the database file is reopened".into())
+    async fn restart(&self, kind: RestartKind) -> Result<RestartReport, String> {
+        match kind {
+            // There is no server: the interpreter has closed every connection, and
+            // reopening the file is what a restart means for SQLite.
+            RestartKind::Clean => Ok(RestartReport { summary: "closed every connection; the database file is reopened".into(), server_log: Vec::new() }),
+            // Killing the process that holds the connections would kill dbcompat itself.
+            RestartKind::Crash => Err("dbcompat cannot crash an embedded SQLite: its connections live in dbcompat's own process".into()),
+        }
     }
 
     async fn drop_namespace(&self, namespace: &Namespace) {

@@ -9,12 +9,22 @@ pub mod container;
 pub mod embedded;
 pub mod external;
 pub mod server;
+pub mod server_log;
 
 use async_trait::async_trait;
 
 use crate::backend::Backend;
 use crate::driver::Session;
+use crate::suite::RestartKind;
 use crate::version::Version;
+
+/// What a restart or crash did, in the harness's words and in the server's own.
+#[derive(Debug, Clone, Default)]
+pub struct RestartReport {
+    pub summary: String,
+    /// The server's log lines that show how it went down and came back.
+    pub server_log: Vec<String>,
+}
 
 /// A namespace of one case: its name (for `{{namespace}}`) and where it lives.
 #[derive(Debug, Clone)]
@@ -35,8 +45,9 @@ pub trait Target: Send + Sync {
 
     async fn connect(&self, namespace: &Namespace) -> Result<Box<dyn Session>, String>;
 
-    /// Restarts the server, keeping its data. Returns what was done, for the transcript.
-    async fn restart(&self) -> Result<String, String>;
+    /// Brings the server down (cleanly, or by killing it) and up again, keeping its data.
+    /// Fails when the server's own log contradicts the kind asked for.
+    async fn restart(&self, kind: RestartKind) -> Result<RestartReport, String>;
 
     /// Removes a namespace; failures are not the case's concern.
     async fn drop_namespace(&self, namespace: &Namespace);

@@ -11,11 +11,12 @@ use sqlx::mysql::MySqlConnectOptions;
 use sqlx::postgres::PgConnectOptions;
 
 use super::container::Container;
-use super::{Namespace, Target};
+use super::{server_log, Namespace, RestartReport, Target};
 use crate::backend::Backend;
 use crate::driver::mysql::MySqlSession;
 use crate::driver::postgres::PgSession;
 use crate::driver::{Command, Session};
+use crate::suite::RestartKind;
 use crate::version::Version;
 
 /// Where a server listens and how to log in. The password is never printed.
@@ -297,9 +298,9 @@ impl Target for ServerTarget {
         }
     }
 
-    async fn restart(&self) -> Result<String, String> {
+    async fn restart(&self, kind: RestartKind) -> Result<RestartReport, String> {
         let Some(container) = &self.container else {
-            return Err("an external server is not restarted by dbcompat".into());
+            return Err(format!("dbcompat does not {} an external server", kind.name()));
         };
         let started = Instant::now();
         // The kept administrative connection does not survive the restart, and a
@@ -307,14 +308,29 @@ impl Target for ServerTarget {
         if let Some(session) = self.admin.lock().await.take() {
             let _ = tokio::time::timeout(Duration::from_secs(5), session.close()).await;
         }
-        let port = container.restart().await?;
+        let before = container.log_mark().await;
+        container.bring_down(kind).await?;
+        let (down, after_down) = container.log_since(before).await;
+        let port = container.bring_up().await?;
         let endpoint = {
             let mut e = self.endpoint.lock().unwrap_or_else(|p| p.into_inner());
             e.port = port;
             e.clone()
         };
         wait_ready(&endpoint, self.backend, Instant::now() + self.ready_timeout).await?;
-        Ok(format!("container stopped and started; ready again after {:.1} s", started.elapsed().as_secs_f64()))
+        let (up, _) = container.log_since(after_down).await;
+        let verdict = server_log::judge(self.backend, kind, &down, &up);
+        if let Some(contradiction) = verdict.contradiction {
+            return Err(format!("{contradiction}; the server wrote:\n{}", verdict.evidence.join("\n")));
+        }
+        let how = match kind {
+            RestartKind::Clean => format!("stopped (the server given {} s for its own shutdown) and started", super::container::STOP_TIMEOUT_S),
+            RestartKind::Crash => "killed (SIGKILL) and started".to_string(),
+        };
+        Ok(RestartReport {
+            summary: format!("container {how}; ready again after {:.1} s", started.elapsed().as_secs_f64()),
+            server_log: verdict.evidence,
+        })
     }
 
     async fn drop_namespace(&self, namespace: &Namespace) {
