@@ -62,8 +62,10 @@ impl Session for FakeSession {
         match verb {
             "busy" => {
                 self.state.store(NOT_WAITING, Ordering::SeqCst);
-                tokio::time::sleep(Duration::from_millis(arg.parse().unwrap())).await;
-                Ok(Ok(Response::Affected { count: 0 }))
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(arg.parse().unwrap())) => Ok(Ok(Response::Affected { count: 0 })),
+                    _ = self.cancel.notified() => Ok(Err(DbError { class: ErrorClass::QueryCanceled, code: "57014".into(), message: "canceled".into() })),
+                }
             }
             "ok" => Ok(Ok(Response::Affected { count: 0 })),
             "rows" => Ok(Ok(Response::Rows { columns: vec!["n".into()], rows: vec![vec![arg.to_string()]] })),
@@ -209,8 +211,10 @@ outcome = true
 "#,
     )
     .await;
-    // The hung step is cancelled after the step timeout; its session then goes on.
-    assert_eq!(run.outcome.unwrap(), vec!["rows:(1)"]);
+    // The hung step is cancelled after the step timeout; nothing in the script could have
+    // released it, so the probe waited on itself: an error of the case, never an outcome.
+    let error = run.outcome.unwrap_err();
+    assert!(error.contains("step 2 needs session `a`, whose step 1 was still blocked") && error.contains("waits on itself"), "{error}");
     assert!(run.transcript.iter().any(|r| r.step == 1 && r.cancelled));
     assert!(elapsed >= Duration::from_millis(800) && elapsed < Duration::from_secs(3), "took {elapsed:?}");
 }
@@ -269,4 +273,14 @@ async fn a_slow_step_the_server_says_is_not_waiting_is_not_blocked() {
 async fn a_step_the_server_says_is_waiting_is_blocked() {
     let (run, _) = run("[[probe.step]]\nsession = \"a\"\nsql = \"hang\"\noutcome = true\n[[probe.step]]\nsession = \"b\"\nsql = \"ok\"\n").await;
     assert_eq!(run.outcome.unwrap(), vec!["blocked"]);
+}
+
+#[tokio::test]
+async fn a_slow_step_past_the_step_timeout_is_a_timeout_not_blocked() {
+    let started = Instant::now();
+    let (run, _) = run("[[probe.step]]\nsql = \"busy 5000\"\n").await;
+    assert_eq!(run.outcome.unwrap(), vec!["timeout"]);
+    assert!(!run.transcript[0].blocked && run.transcript[0].cancelled);
+    // Cancelled at the step timeout (800 ms), within one window (100 ms), not after 2x.
+    assert!(started.elapsed() < Duration::from_millis(1400), "{:?}", started.elapsed());
 }

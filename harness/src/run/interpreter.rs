@@ -133,6 +133,8 @@ fn set_stage(stage: &Mutex<String>, at: &str) {
 
 /// How long closing a connection may take before it is simply dropped.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a cancelled statement's session has to come back before it is given up.
+const CANCEL_GRACE: Duration = Duration::from_secs(2);
 /// How long asking the server whether a session waits for a lock may take.
 const LOCK_WAIT_CHECK_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -291,7 +293,15 @@ impl Case<'_> {
     async fn dispatch(&mut self, number: usize, kind: StepKind, session_name: &str, commands: Vec<Command>) -> Result<(), String> {
         if matches!(self.sessions.get(session_name), Some(Slot::Busy)) {
             // The session's previous step is still blocked: like a client, wait for it.
-            self.finish_pending(session_name, self.timing.step_timeout, number).await;
+            // If it never finishes, nothing later in the script can release it: the
+            // probe waits on itself, which is the probe's error, not an observation.
+            if let Some(blocked_step) = self.finish_pending(session_name, self.timing.step_timeout, number).await {
+                return Err(format!(
+                    "step {number} needs session `{session_name}`, whose step {blocked_step} was still blocked after {:?}: \
+                     the probe waits on itself (step {blocked_step} was cancelled)",
+                    self.timing.step_timeout
+                ));
+            }
         }
         let session = match self.sessions.remove(session_name) {
             Some(Slot::Idle(s)) => s,
@@ -307,20 +317,34 @@ impl Case<'_> {
         self.transcript.push(StepRecord::new(number, kind, session_name));
         let record = self.transcript.len() - 1;
         // Past the window a step counts as blocked, unless the server can tell and says
-        // it is not waiting for a lock: then it is only slow (a busy machine), and is
-        // waited for, window by window, up to the step timeout.
+        // it is not waiting for a lock: then it is only slow (a busy machine, or a
+        // statement that takes long), and is waited for, window by window, up to the step
+        // timeout; past that it is cancelled and observed as `timeout`, never `blocked`.
         let started = Instant::now();
         loop {
             match tokio::time::timeout(self.timing.blocking_window, &mut step).await {
                 Ok(output) => return self.complete(record, session_name, Ok(output), None),
                 Err(_) => {
                     let waits = tokio::time::timeout(LOCK_WAIT_CHECK_TIMEOUT, canceller.lock_wait()).await.ok().flatten();
-                    let slow_only = waits == Some(false) && started.elapsed() < self.timing.step_timeout;
-                    if !slow_only {
+                    if waits != Some(false) {
                         self.transcript[record].blocked = true;
                         let handle = tokio::spawn(step);
                         self.pending.push(Pending { record, session: session_name.to_string(), handle, canceller });
                         return Ok(());
+                    }
+                    if started.elapsed() >= self.timing.step_timeout {
+                        canceller.cancel();
+                        self.transcript[record].cancelled = true;
+                        let finished = tokio::time::timeout(CANCEL_GRACE.min(self.timing.step_timeout), &mut step).await;
+                        let result = match finished {
+                            Ok(output) => self.complete(record, session_name, Ok(output), None),
+                            Err(_) => {
+                                self.sessions.insert(session_name.to_string(), Slot::Lost("a slow statement could not be cancelled".into()));
+                                Ok(())
+                            }
+                        };
+                        self.transcript[record].observation = "timeout".into();
+                        return result;
                     }
                 }
             }
@@ -368,15 +392,21 @@ impl Case<'_> {
         result
     }
 
-    /// Waits up to `limit` for a session's blocked step, then cancels it.
-    async fn finish_pending(&mut self, session_name: &str, limit: Duration, now_at_step: usize) {
-        let Some(pos) = self.pending.iter().position(|p| p.session == session_name) else { return };
+    /// Waits up to `limit` for a session's blocked step, then cancels it and returns the
+    /// number of the step that had to be cancelled.
+    async fn finish_pending(&mut self, session_name: &str, limit: Duration, now_at_step: usize) -> Option<usize> {
+        let pos = self.pending.iter().position(|p| p.session == session_name)?;
         let mut p = self.pending.remove(pos);
         match tokio::time::timeout(limit, &mut p.handle).await {
             Ok(joined) => {
                 let _ = self.complete(p.record, session_name, joined, Some(now_at_step.saturating_sub(1)));
+                None
             }
-            Err(_) => self.cancel(p).await,
+            Err(_) => {
+                let step = self.transcript[p.record].step;
+                self.cancel(p).await;
+                Some(step)
+            }
         }
     }
 
@@ -384,7 +414,7 @@ impl Case<'_> {
     /// period is given up (its connection is dropped, which ends the statement).
     async fn cancel(&mut self, mut p: Pending) {
         p.canceller.cancel();
-        let grace = self.timing.step_timeout.min(Duration::from_secs(2));
+        let grace = self.timing.step_timeout.min(CANCEL_GRACE);
         self.transcript[p.record].cancelled = true;
         match tokio::time::timeout(grace, &mut p.handle).await {
             Ok(Ok((session, statements, _))) => {
@@ -514,6 +544,9 @@ fn answered_with_another_verb<'t>(sql: &str, tag: &'t str) -> Option<&'t str> {
 }
 
 fn outcome_text(r: &StepRecord) -> String {
+    if r.observation == "timeout" {
+        return r.observation.clone();
+    }
     match (r.blocked, r.cancelled) {
         (true, true) => "blocked".into(),
         (true, false) => format!("blocked, then {}", r.observation),

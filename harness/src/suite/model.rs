@@ -229,7 +229,7 @@ impl Probe {
 pub fn is_outcome_text(text: &str) -> Result<(), String> {
     let text = text.strip_prefix("blocked, then ").unwrap_or(text);
     let text = strip_said_beside(text);
-    if text == "ok" || text == "blocked" || text == "rows:none" {
+    if text == "ok" || text == "blocked" || text == "timeout" || text == "rows:none" {
         return Ok(());
     }
     if let Some(n) = text.strip_prefix("affected:") {
@@ -248,7 +248,8 @@ pub fn is_outcome_text(text: &str) -> Result<(), String> {
             format!("unknown error class `{class}`; the classes are: {}", all.join(", "))
         });
     }
-    Err("an outcome: ok, affected:N, rows:(...), rows:none, error:<class>, blocked, or `blocked, then <outcome>`, \
+    Err("an outcome: ok, affected:N, rows:(...), rows:none, error:<class>, blocked, `blocked, then <outcome>`, or timeout \
+         (a statement the server says waits for no lock, cancelled at the step timeout), \
          each optionally followed by what the server said beside it (` warning:1265`, ` note:1051`, ` notice:42622`, ` tag:ROLLBACK`)"
         .into())
 }
