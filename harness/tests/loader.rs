@@ -114,3 +114,32 @@ fn the_documented_example_loads() {
     assert_eq!(probe.expect.len(), 5);
     assert!(probe.expect.iter().any(|e| e.value.documented.is_some()));
 }
+
+#[test]
+fn claims_are_judged_one_by_one_on_the_columns_they_are_about() {
+    use dbcompat::backend::Backend;
+    use dbcompat::result::probe::check_claims;
+    let text = r#"
+[[probe]]
+id = "p"
+area = "test"
+asks = "?"
+claim = [
+  { source = "s", section = "x", text = "NaN is refused", columns = [1, 2], predicts = { mysql = "rows:(0,0)" } },
+  { source = "s", section = "x", text = "tabs are allowed inside objects", columns = [3, 4], predicts = { mysql = "rows:(1,0)" } },
+  { source = "s", section = "x", text = "it may fail", hedged = true, predicts = { mysql = "error:syntax" } },
+]
+undefined = { sqlite = "documented as undefined" }
+[[probe.step]]
+sql = "SELECT 1"
+"#;
+    let (suite, diags) = dbcompat::suite::parse(&dbcompat::source::SourceFile::new("claims.toml", text.to_string()));
+    assert!(diags.is_empty(), "{diags}");
+    let probe = &suite.probes[0];
+    let checks = check_claims(probe, Backend::Mysql, None, &["rows:(0,0,0,0)".to_string()]);
+    let holds: Vec<(bool, bool)> = checks.iter().map(|c| (c.holds, c.hedged)).collect();
+    assert_eq!(holds, [(true, false), (false, false), (false, true)]);
+    assert_eq!(checks[1].observed.as_deref(), Some(&["rows:(0,0)".to_string()][..]), "judged on columns 3 and 4 only");
+    let verdict = dbcompat::result::judge(probe, Backend::Sqlite, None, &Ok(vec!["rows:(1)".into()]));
+    assert_eq!(verdict.label(), "undefined (recorded)");
+}

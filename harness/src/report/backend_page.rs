@@ -84,7 +84,7 @@ fn targets_table(out: &mut String, model: &Model, targets: &[TargetView]) {
 /// outcome, or that the probe does not apply. Errors and unrun cases say nothing.
 fn behaviour(cell: &Cell) -> Option<String> {
     match cell.status? {
-        Status::Pass | Status::Fail | Status::NoExpectation => cell.outcome.map(outcome_text),
+        Status::Pass | Status::Fail | Status::NoExpectation | Status::Undefined => cell.outcome.map(outcome_text),
         Status::NotApplicable => Some("not applicable".to_string()),
         Status::Error | Status::NotRun => None,
     }

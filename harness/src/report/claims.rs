@@ -3,8 +3,10 @@
 //!
 //! For each claim and target the finding is *confirmed*, *contradicted* (the server did
 //! something else than the document says), or *not measurable here* (the claim predicts
-//! nothing for that target, or the case did not run). Contradicted claims are the findings
-//! of the whole exercise, so they come first.
+//! nothing for that target, or the case did not run). A hedged claim ("may", "might") is
+//! never contradicted by one run: what it says may happen was *consistent* with the run or
+//! *not observed*. Contradicted claims are the findings of the whole exercise, so they
+//! come first.
 
 use std::fmt::Write as _;
 
@@ -17,14 +19,30 @@ use super::model::{outcome_text, range_label, runs, Model, ProbeView, TargetView
 pub(crate) enum Finding {
     Contradicted,
     Confirmed,
+    /// A hedged claim whose possible outcome happened.
+    Consistent,
+    /// A hedged claim whose possible outcome did not happen in this run.
+    NotObserved,
     NotMeasurable,
 }
 
 impl Finding {
+    /// The finding of one check on one target.
+    pub fn of(holds: bool, hedged: bool) -> Finding {
+        match (holds, hedged) {
+            (true, false) => Finding::Confirmed,
+            (false, false) => Finding::Contradicted,
+            (true, true) => Finding::Consistent,
+            (false, true) => Finding::NotObserved,
+        }
+    }
+
     pub fn key(self) -> &'static str {
         match self {
             Finding::Contradicted => "contradicted",
             Finding::Confirmed => "confirmed",
+            Finding::Consistent => "consistent",
+            Finding::NotObserved => "not-observed",
             Finding::NotMeasurable => "unmeasured",
         }
     }
@@ -33,6 +51,8 @@ impl Finding {
         match self {
             Finding::Contradicted => "contradicted",
             Finding::Confirmed => "confirmed",
+            Finding::Consistent => "consistent (hedged claim)",
+            Finding::NotObserved => "not observed (hedged claim)",
             Finding::NotMeasurable => "not measurable here",
         }
     }
@@ -41,6 +61,8 @@ impl Finding {
         match self {
             Finding::Contradicted => "✗",
             Finding::Confirmed => "✓",
+            Finding::Consistent => "≈",
+            Finding::NotObserved => "○",
             Finding::NotMeasurable => "–",
         }
     }
@@ -92,9 +114,9 @@ fn finding<'a>(model: &Model<'a>, probe: &str, target: &str, index: usize) -> Ta
     let Some(case) = model.case(probe, target) else { return unmeasured("not in this run") };
     if let Some(check) = case.claims.iter().find(|k| k.claim == index) {
         return TargetFinding {
-            finding: if check.holds { Finding::Confirmed } else { Finding::Contradicted },
+            finding: Finding::of(check.holds, check.hedged),
             predicted: Some(&check.predicted),
-            observed: case.outcome.as_deref(),
+            observed: check.observed.as_deref().or(case.outcome.as_deref()),
             why: None,
         };
     }
@@ -168,7 +190,7 @@ pub(crate) fn claim_block(out: &mut String, model: &Model, report: &ClaimReport,
             esc(&range_label(run.targets))
         );
         match f.finding {
-            Finding::Contradicted => {
+            Finding::Contradicted | Finding::NotObserved => {
                 let _ = write!(out, " predicted {}, observed {}", outcome_code(f.predicted), outcome_code(f.observed));
             }
             _ => {
@@ -205,15 +227,17 @@ pub(crate) fn render(model: &Model, shell: &Shell) -> String {
     body.push_str("<h1>Documentation claims</h1>\n<p class=\"lead\">Every claim quoted from vendor documentation, checked against what the servers did. Claims a server contradicts come first: those are the findings.</p>\n");
     let _ = writeln!(
         body,
-        "<div class=\"totals\"><span class=\"chip contradicted\">✗ {} contradicted</span><span class=\"chip confirmed\">✓ {} confirmed</span><span class=\"chip unmeasured\">– {} not measurable here</span></div>",
+        "<div class=\"totals\"><span class=\"chip contradicted\">✗ {} contradicted</span><span class=\"chip confirmed\">✓ {} confirmed</span><span class=\"chip consistent\">≈ {} consistent</span><span class=\"chip not-observed\">○ {} not observed</span><span class=\"chip unmeasured\">– {} not measurable here</span></div>",
         count(Finding::Contradicted),
         count(Finding::Confirmed),
+        count(Finding::Consistent),
+        count(Finding::NotObserved),
         count(Finding::NotMeasurable)
     );
     if reports.is_empty() {
         body.push_str("<p class=\"muted\">No probe in this run quotes a documentation claim.</p>");
     }
-    for finding in [Finding::Contradicted, Finding::Confirmed, Finding::NotMeasurable] {
+    for finding in [Finding::Contradicted, Finding::Confirmed, Finding::Consistent, Finding::NotObserved, Finding::NotMeasurable] {
         let group: Vec<&ClaimReport> = reports.iter().filter(|r| r.overall() == finding).collect();
         if group.is_empty() {
             continue;
@@ -221,6 +245,8 @@ pub(crate) fn render(model: &Model, shell: &Shell) -> String {
         let heading = match finding {
             Finding::Contradicted => "Contradicted on at least one target",
             Finding::Confirmed => "Confirmed",
+            Finding::Consistent => "Hedged claims consistent with the run",
+            Finding::NotObserved => "Hedged claims whose possible outcome was not observed",
             Finding::NotMeasurable => "Not measurable here",
         };
         let _ = writeln!(body, "<h2 id=\"{}\">{heading} ({})</h2>", finding.key(), group.len());

@@ -182,12 +182,14 @@ p{margin:.35rem 0}
 .pass{background:var(--pass-bg);color:var(--pass-fg)}
 .fail{background:var(--fail-bg);color:var(--fail-fg)}
 .error{background:var(--error-bg);color:var(--error-fg)}
-.no-expectation{background:var(--noexp-bg);color:var(--noexp-fg)}
+.no-expectation,.undefined{background:var(--noexp-bg);color:var(--noexp-fg)}
 .not-applicable{background:var(--na-bg);color:var(--na-fg)}
 .not-run{background:repeating-linear-gradient(135deg,#fafbfc 0 5px,#eef1f4 5px 10px);color:var(--notrun-fg)}
 .chip.not-run{border-color:var(--line2)}
 .confirmed{background:var(--pass-bg);color:var(--pass-fg)}
 .contradicted{background:var(--fail-bg);color:var(--fail-fg)}
+.consistent{background:var(--pass-bg);color:var(--pass-fg);opacity:.85}
+.not-observed{background:var(--noexp-bg);color:var(--noexp-fg)}
 .unmeasured{background:var(--na-bg);color:var(--na-fg)}
 ul.legend{list-style:none;display:flex;flex-wrap:wrap;gap:.4rem .5rem;padding:0;margin:.5rem 0;align-items:center;font-size:12px}
 table{border-collapse:collapse}

@@ -104,7 +104,7 @@ pub fn junit_xml(results: &RunResults) -> String {
 }
 
 fn is_skipped(v: &Verdict) -> bool {
-    matches!(v, Verdict::NotRun { .. } | Verdict::NotApplicable { .. } | Verdict::NoExpectation)
+    matches!(v, Verdict::NotRun { .. } | Verdict::NotApplicable { .. } | Verdict::NoExpectation | Verdict::Undefined { .. })
 }
 
 fn testcase(out: &mut String, c: &CaseResult) {
@@ -139,6 +139,9 @@ fn testcase(out: &mut String, c: &CaseResult) {
         }
         Verdict::NoExpectation => {
             let _ = writeln!(out, ">\n      <skipped message=\"{}\"/>\n    </testcase>", xml(&format!("no expectation yet; observed {observed}")));
+        }
+        Verdict::Undefined { reason } => {
+            let _ = writeln!(out, ">\n      <skipped message=\"{}\"/>\n    </testcase>", xml(&format!("undefined ({reason}); observed {observed}")));
         }
     }
 }

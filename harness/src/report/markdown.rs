@@ -55,7 +55,7 @@ pub fn markdown_summary(results: &RunResults, previous: Option<&RunResults>) -> 
     let ran = model.targets.iter().filter(|t| t.ran()).count();
     let _ = writeln!(
         out,
-        "{} cases on {} targets ({} ran): ✓ {} as expected · ✗ {} differ from expectation · ! {} error{} · ? {} without expectation · – {} not applicable · ∅ {} not run\n",
+        "{} cases on {} targets ({} ran): ✓ {} as expected · ✗ {} differ from expectation · ! {} error{} · ? {} without expectation{} · – {} not applicable · ∅ {} not run\n",
         results.cases.len(),
         model.targets.len(),
         ran,
@@ -64,6 +64,7 @@ pub fn markdown_summary(results: &RunResults, previous: Option<&RunResults>) -> 
         tally.error,
         if tally.error == 1 { "" } else { "s" },
         tally.no_expectation,
+        if tally.undefined > 0 { format!(" · ~ {} undefined (recorded, not judged)", tally.undefined) } else { String::new() },
         tally.not_applicable,
         tally.not_run
     );

@@ -74,6 +74,7 @@ fn short_label(s: Status) -> &'static str {
         Status::Fail => "fail",
         Status::Error => "error",
         Status::NoExpectation => "no expectation",
+        Status::Undefined => "undefined",
         Status::NotApplicable => "n/a",
         Status::NotRun => "not run",
     }

@@ -22,20 +22,23 @@ pub enum Status {
     Fail,
     Error,
     NoExpectation,
+    /// Recorded, never judged: the vendor documents the behaviour as undefined.
+    Undefined,
     NotApplicable,
     NotRun,
 }
 
 impl Status {
     /// In the order summaries list them: findings first.
-    pub const ALL: [Status; 6] =
-        [Status::Pass, Status::Fail, Status::Error, Status::NoExpectation, Status::NotApplicable, Status::NotRun];
+    pub const ALL: [Status; 7] =
+        [Status::Pass, Status::Fail, Status::Error, Status::NoExpectation, Status::Undefined, Status::NotApplicable, Status::NotRun];
 
     pub fn of(verdict: &Verdict) -> Status {
         match verdict {
             Verdict::Pass => Status::Pass,
             Verdict::Fail { .. } => Status::Fail,
             Verdict::NoExpectation => Status::NoExpectation,
+            Verdict::Undefined { .. } => Status::Undefined,
             Verdict::NotApplicable { .. } => Status::NotApplicable,
             Verdict::NotRun { .. } => Status::NotRun,
             Verdict::Error { .. } => Status::Error,
@@ -48,6 +51,7 @@ impl Status {
             Status::Fail => "✗",
             Status::Error => "!",
             Status::NoExpectation => "?",
+            Status::Undefined => "~",
             Status::NotApplicable => "–",
             Status::NotRun => "∅",
         }
@@ -60,6 +64,7 @@ impl Status {
             Status::Fail => "differs from expectation",
             Status::Error => "error",
             Status::NoExpectation => "no expectation yet",
+            Status::Undefined => "undefined by the vendor (recorded, not judged)",
             Status::NotApplicable => "not applicable",
             Status::NotRun => "not run",
         }
@@ -72,6 +77,7 @@ impl Status {
             Status::Fail => "fail",
             Status::Error => "error",
             Status::NoExpectation => "no-expectation",
+            Status::Undefined => "undefined",
             Status::NotApplicable => "not-applicable",
             Status::NotRun => "not-run",
         }
@@ -80,7 +86,7 @@ impl Status {
 
 /// Counts per status.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Counts([usize; 6]);
+pub(crate) struct Counts([usize; Status::ALL.len()]);
 
 impl Counts {
     pub fn add(&mut self, status: Status) {

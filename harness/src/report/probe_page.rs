@@ -180,7 +180,10 @@ fn case_section(out: &mut String, model: &Model, record: Option<&ProbeRecord>, c
             out,
             "<dt>claim {}</dt><dd>{} {} predicted {}{}</dd>",
             check.claim.saturating_add(1),
-            if check.holds { "<span class=\"chip confirmed\">✓ confirmed</span>" } else { "<span class=\"chip contradicted\">✗ contradicted</span>" },
+            {
+                let f = super::claims::Finding::of(check.holds, check.hedged);
+                format!("<span class=\"chip {}\">{} {}</span>", f.key(), f.symbol(), f.label())
+            },
             code(&check.selector),
             code(&outcome_text(&check.predicted)),
             source.map_or(String::new(), |s| format!(" <span class=\"muted\">({})</span>", esc(&s)))

@@ -227,6 +227,7 @@ impl RunResults {
                 Verdict::Pass => t.pass += 1,
                 Verdict::Fail { .. } => t.fail += 1,
                 Verdict::NoExpectation => t.no_expectation += 1,
+                Verdict::Undefined { .. } => t.undefined += 1,
                 Verdict::NotApplicable { .. } => t.not_applicable += 1,
                 Verdict::NotRun { .. } => t.not_run += 1,
                 Verdict::Error { .. } => t.error += 1,
@@ -241,6 +242,8 @@ pub struct Tally {
     pub pass: usize,
     pub fail: usize,
     pub no_expectation: usize,
+    /// Recorded without a verdict: documented as undefined.
+    pub undefined: usize,
     pub not_applicable: usize,
     pub not_run: usize,
     pub error: usize,
@@ -248,10 +251,10 @@ pub struct Tally {
 
 impl std::fmt::Display for Tally {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} passed, {} failed, {} errors, {} without expectation, {} not applicable, {} not run",
-            self.pass, self.fail, self.error, self.no_expectation, self.not_applicable, self.not_run
-        )
+        write!(f, "{} passed, {} failed, {} errors, {} without expectation", self.pass, self.fail, self.error, self.no_expectation)?;
+        if self.undefined > 0 {
+            write!(f, ", {} undefined (recorded)", self.undefined)?;
+        }
+        write!(f, ", {} not applicable, {} not run", self.not_applicable, self.not_run)
     }
 }

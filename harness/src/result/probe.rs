@@ -42,6 +42,13 @@ pub struct ClaimRecord {
     pub text: String,
     /// What the document says each target does, by selector.
     pub predicts: BTreeMap<String, Vec<String>>,
+    /// Which outcomes and columns the claim is about (1-based; all when empty).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outcomes: Vec<usize>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub columns: Vec<usize>,
+    #[serde(default)]
+    pub hedged: bool,
 }
 
 /// Whether a claim's prediction held on a target.
@@ -51,7 +58,13 @@ pub struct ClaimCheck {
     pub claim: usize,
     pub selector: String,
     pub predicted: Vec<String>,
+    /// The part of the outcome the claim is about, when that is not the whole outcome.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed: Option<Vec<String>>,
     pub holds: bool,
+    /// A hedged claim: holding means consistent, not holding means not observed.
+    #[serde(default)]
+    pub hedged: bool,
 }
 
 fn sql_map(sql: &Sql) -> BTreeMap<String, Vec<String>> {
@@ -74,6 +87,9 @@ impl ProbeRecord {
                     section: c.section.clone(),
                     text: c.text.clone(),
                     predicts: c.predicts.iter().map(|k| (k.target.text.clone(), k.value.clone())).collect(),
+                    outcomes: c.outcomes.clone(),
+                    columns: c.columns.clone(),
+                    hedged: c.hedged,
                 })
                 .collect(),
             setup: sql_map(&p.setup),
@@ -103,7 +119,10 @@ pub fn check_claims(p: &Probe, backend: Backend, version: Option<&Version>, outc
         .enumerate()
         .filter_map(|(i, c)| {
             let k = crate::suite::select(&c.predicts, backend, version)?;
-            Some(ClaimCheck { claim: i, selector: k.target.text.clone(), predicted: k.value.clone(), holds: k.value == outcome })
+            let about = c.about(outcome);
+            let holds = k.value == about;
+            let observed = (about != outcome).then_some(about);
+            Some(ClaimCheck { claim: i, selector: k.target.text.clone(), predicted: k.value.clone(), observed, holds, hedged: c.hedged })
         })
         .collect()
 }

@@ -15,6 +15,9 @@ pub enum Verdict {
     Fail { expected: Vec<String>, observed: Vec<String> },
     /// Observed and recorded, but no expectation covers this target yet.
     NoExpectation,
+    /// Observed and recorded, never judged: the vendor documents the behaviour as
+    /// undefined on this target, so any outcome is allowed and none is promised.
+    Undefined { reason: String },
     /// The suite says the question does not apply to this target.
     NotApplicable { reason: String },
     /// The target could not run (no engine, no client library, ...).
@@ -29,6 +32,7 @@ impl Verdict {
             Verdict::Pass => "pass",
             Verdict::Fail { .. } => "fail",
             Verdict::NoExpectation => "no expectation",
+            Verdict::Undefined { .. } => "undefined (recorded)",
             Verdict::NotApplicable { .. } => "not applicable",
             Verdict::NotRun { .. } => "not run",
             Verdict::Error { .. } => "error",
@@ -47,6 +51,9 @@ pub fn judge(probe: &Probe, backend: Backend, version: Option<&Version>, observe
         Ok(o) => o,
         Err(reason) => return Verdict::Error { reason: reason.clone() },
     };
+    if let Some(reason) = probe.undefined_for(backend, version) {
+        return Verdict::Undefined { reason: reason.to_string() };
+    }
     match probe.expected_for(backend, version) {
         None => Verdict::NoExpectation,
         Some(e) if &e.value.outcome == outcome => Verdict::Pass,

@@ -188,6 +188,30 @@ impl<'v, 'f> Table<'v, 'f> {
         }
     }
 
+    /// 1-based positions: one integer or an array of them (`column = 2`, `columns = [1, 2]`).
+    pub fn positions(&mut self, key: &'static str) -> Option<Vec<usize>> {
+        let v = self.get(key)?;
+        let items: Vec<&Value<'f>> = match v.get_ref() {
+            DeValue::Array(items) => items.iter().collect(),
+            DeValue::Integer(_) => vec![v],
+            other => {
+                self.reader.wrong_type(v.span(), other, &format!("a position from 1, or an array of them ({key})"));
+                return None;
+            }
+        };
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            match item.get_ref() {
+                DeValue::Integer(i) => match i64::from_str_radix(&i.as_str().replace('_', ""), i.radix()) {
+                    Ok(n) if (1..=10_000).contains(&n) => out.push(n as usize),
+                    _ => self.reader.error(item.span(), format!("`{key}` is out of range"), Some("positions count from 1".into())),
+                },
+                other => self.reader.wrong_type(item.span(), other, &format!("a position from 1 ({key})")),
+            }
+        }
+        (!out.is_empty()).then_some(out)
+    }
+
     pub fn missing(&self, key: &str, expected: &str) {
         let head = self.span.start..self.span.start;
         self.reader.error(head, format!("{} is missing the key `{key}`", self.what), Some(expected.to_string()));

@@ -187,11 +187,15 @@ fn read_probe(mut t: Table<'_, '_>, default_area: Option<&Located<String>>, snip
     let outcome_count = steps.iter().filter(|(s, _)| s.outcome).count().max(1);
     let expect = t.get("expect").map(|v| read_expect(reader, v, outcome_count)).unwrap_or_default();
     let not_applicable = t.get("not_applicable").map(|v| read_not_applicable(reader, v)).unwrap_or_default();
+    let undefined = t.get("undefined").map(|v| read_reasons(reader, v, "undefined")).unwrap_or_default();
     let runs_alone = t.bool("runs_alone").unwrap_or(false);
     let head = t.span.start..t.span.start;
     t.finish();
 
     check_cursors(reader, &steps);
+    if claims.iter().any(|c| c.outcomes.iter().any(|&n| n > outcome_count)) {
+        reader.error(head.clone(), format!("a claim names an outcome past the probe's {outcome_count}"), Some(format!("outcome = 1..{outcome_count}")));
+    }
     let steps: Vec<Step> = steps.into_iter().map(|(s, _)| s).collect();
     if steps.iter().any(|s| matches!(s.action, Action::Restart(_))) && !runs_alone {
         reader.error(
@@ -212,6 +216,7 @@ fn read_probe(mut t: Table<'_, '_>, default_area: Option<&Located<String>>, snip
         steps,
         expect,
         not_applicable,
+        undefined,
         runs_alone,
         snippets: snippets.clone(),
         file: reader.file.path.clone(),
@@ -234,8 +239,15 @@ fn read_claims(reader: &Reader<'_>, value: &Value<'_>) -> Vec<Claim> {
             let section = c.required_str("section");
             let text = c.required_str("text");
             let predicts = c.get("predicts").map(|v| read_keyed_outcomes(reader, v, None)).unwrap_or_default();
+            let outcomes = c.positions("outcome").unwrap_or_default();
+            let columns = c.positions("columns").unwrap_or_default();
+            let hedged = c.bool("hedged").unwrap_or(false);
+            let head = c.span.start..c.span.start;
+            if outcomes.len() > 1 && !columns.is_empty() {
+                reader.error(head, "a claim about some columns is about one outcome", Some("outcome = N beside columns".into()));
+            }
             c.finish();
-            Some(Claim { source: source?.value, section: section?.value, text: text?.value, predicts })
+            Some(Claim { source: source?.value, section: section?.value, text: text?.value, predicts, outcomes, columns, hedged })
         })
         .collect()
 }
@@ -415,7 +427,12 @@ fn read_expect(reader: &Reader<'_>, value: &Value<'_>, count: usize) -> Vec<Keye
 }
 
 fn read_not_applicable(reader: &Reader<'_>, value: &Value<'_>) -> Vec<Keyed<String>> {
-    let Some(table) = reader.as_table(value, "not_applicable") else { return Vec::new() };
+    read_reasons(reader, value, "not_applicable")
+}
+
+/// A table of reasons keyed by backend selector (`not_applicable`, `undefined`).
+fn read_reasons(reader: &Reader<'_>, value: &Value<'_>, what: &'static str) -> Vec<Keyed<String>> {
+    let Some(table) = reader.as_table(value, what) else { return Vec::new() };
     let mut entries = Vec::new();
     for (key, v) in table.entries() {
         if let (Some(target), Some(reason)) = (read_selector(reader, &key), reader.string(v, "the reason")) {

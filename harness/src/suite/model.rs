@@ -31,6 +31,9 @@ pub struct Probe {
     pub steps: Vec<Step>,
     pub expect: Vec<Keyed<Expected>>,
     pub not_applicable: Vec<Keyed<String>>,
+    /// Targets where the vendor documents the behaviour as undefined: the outcome is
+    /// recorded with the reason and never judged.
+    pub undefined: Vec<Keyed<String>>,
     /// Must not share its target with other cases (restarts, server-wide settings).
     pub runs_alone: bool,
     pub snippets: Arc<Snippets>,
@@ -48,6 +51,15 @@ pub struct Claim {
     /// What the claim says each backend does, in outcome form, where it says so.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub predicts: Vec<Keyed<Vec<String>>>,
+    /// The claim is about these of the probe's outcomes only (1-based; all when empty).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub outcomes: Vec<usize>,
+    /// The claim is about these columns of a rows outcome only (1-based; all when empty).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub columns: Vec<usize>,
+    /// The document hedges ("may", "might"): one run can show the prediction happen
+    /// (consistent) or not happen (not observed), never contradict it.
+    pub hedged: bool,
 }
 
 /// SQL that may differ per dialect. Keys are backend names or `default`.
@@ -215,6 +227,10 @@ impl Probe {
         select(&self.expect, backend, version)
     }
 
+    pub fn undefined_for(&self, backend: Backend, version: Option<&Version>) -> Option<&str> {
+        select(&self.undefined, backend, version).map(|k| k.value.as_str())
+    }
+
     pub fn not_applicable_for(&self, backend: Backend, version: Option<&Version>) -> Option<&str> {
         select(&self.not_applicable, backend, version).map(|k| k.value.as_str())
     }
@@ -258,7 +274,7 @@ pub fn is_outcome_text(text: &str) -> Result<(), String> {
 const SAID_BESIDE: [&str; 6] = ["warning", "note", "notice", "info", "error", "tag"];
 
 /// The outcome without its trailing diagnostics and tag (`affected:1 warning:1265`).
-fn strip_said_beside(mut text: &str) -> &str {
+pub fn strip_said_beside(mut text: &str) -> &str {
     while let Some((head, last)) = text.rsplit_once(' ') {
         let Some((level, code)) = last.split_once(':') else { break };
         if !SAID_BESIDE.contains(&level) || code.is_empty() || !code.chars().all(|c| c.is_ascii_alphanumeric()) {
@@ -269,9 +285,72 @@ fn strip_said_beside(mut text: &str) -> &str {
     text
 }
 
+/// The values of a rows outcome, row by row (`rows:(1,'a,b'),(2,NULL)`); `None` for an
+/// outcome that is not rows.
+pub fn parse_rows(outcome: &str) -> Option<Vec<Vec<String>>> {
+    let body = strip_said_beside(outcome).strip_prefix("rows:(")?.strip_suffix(')')?;
+    let (mut rows, mut row, mut value) = (Vec::new(), Vec::new(), String::new());
+    let mut chars = body.chars().peekable();
+    let mut quoted = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' if quoted && chars.peek() == Some(&'\'') => {
+                value.push_str("''");
+                chars.next();
+            }
+            '\'' => {
+                quoted = !quoted;
+                value.push(c);
+            }
+            ',' if !quoted => row.push(std::mem::take(&mut value)),
+            ')' if !quoted && chars.peek() == Some(&',') => {
+                chars.next();
+                if chars.next() != Some('(') {
+                    return None;
+                }
+                row.push(std::mem::take(&mut value));
+                rows.push(std::mem::take(&mut row));
+            }
+            _ => value.push(c),
+        }
+    }
+    row.push(value);
+    rows.push(row);
+    Some(rows)
+}
+
+/// A rows outcome narrowed to some columns (1-based); other outcomes unchanged.
+pub fn project_columns(outcome: &str, columns: &[usize]) -> String {
+    let Some(rows) = parse_rows(outcome).filter(|_| !columns.is_empty()) else { return outcome.to_string() };
+    let rendered: Vec<String> = rows
+        .iter()
+        .map(|r| format!("({})", columns.iter().map(|&c| r.get(c - 1).map_or("?", String::as_str)).collect::<Vec<_>>().join(",")))
+        .collect();
+    format!("rows:{}", rendered.join(","))
+}
+
+impl Claim {
+    /// The part of a probe's outcome this claim is about.
+    pub fn about(&self, outcome: &[String]) -> Vec<String> {
+        let chosen: Vec<&String> =
+            if self.outcomes.is_empty() { outcome.iter().collect() } else { self.outcomes.iter().filter_map(|&n| outcome.get(n - 1)).collect() };
+        chosen.into_iter().map(|o| project_columns(o, &self.columns)).collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::is_outcome_text;
+    use super::*;
+
+    #[test]
+    fn rows_are_parsed_and_narrowed_to_columns() {
+        assert_eq!(parse_rows("rows:(1,'a,b'),(2,NULL)").unwrap(), vec![vec!["1", "'a,b'"], vec!["2", "NULL"]]);
+        assert_eq!(parse_rows("rows:('it''s),(x')").unwrap(), vec![vec!["'it''s),(x'"]]);
+        assert_eq!(project_columns("rows:(0,0,1,0)", &[3, 4]), "rows:(1,0)");
+        assert_eq!(project_columns("rows:(1,2),(3,4) warning:1265", &[2]), "rows:(2),(4)");
+        assert_eq!(project_columns("error:syntax", &[1]), "error:syntax");
+        assert_eq!(project_columns("rows:(1)", &[]), "rows:(1)");
+    }
 
     #[test]
     fn outcomes_may_carry_what_the_server_said_beside_them() {
