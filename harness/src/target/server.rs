@@ -8,13 +8,12 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use sqlx::mysql::MySqlConnectOptions;
-use sqlx::postgres::PgConnectOptions;
 
 use super::container::Container;
 use super::{server_log, Namespace, RestartReport, Target};
 use crate::backend::Backend;
 use crate::driver::mysql::MySqlSession;
-use crate::driver::postgres::PgSession;
+use crate::driver::postgres::{PgConnect, PgSession};
 use crate::driver::{Command, Session};
 use crate::suite::RestartKind;
 use crate::version::Version;
@@ -40,15 +39,15 @@ impl Endpoint {
     /// On PostgreSQL a namespace is a schema in the administrative database: creating
     /// a database copies template1 and costs a hundred times more than a schema, and
     /// the session's search_path makes the schema its own.
-    fn pg(&self, schema: Option<&str>) -> PgConnectOptions {
-        let mut o = PgConnectOptions::new().host(&self.host).port(self.port).username(&self.user).password(&self.password);
-        if let Some(db) = self.database.as_deref() {
-            o = o.database(db);
+    fn pg(&self, schema: Option<&str>) -> PgConnect {
+        PgConnect {
+            host: self.host.clone(),
+            port: self.port,
+            user: self.user.clone(),
+            password: self.password.clone(),
+            database: self.database.clone(),
+            search_path: schema.map(str::to_string),
         }
-        if let Some(schema) = schema {
-            o = o.options([("search_path", schema)]);
-        }
-        o
     }
 
     /// Sessions start at the server's own defaults: sqlx would otherwise add
