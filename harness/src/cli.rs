@@ -240,6 +240,14 @@ fn run_command(matrix: &PathBuf, suites: &PathBuf, args: &RunArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // The output is checked before any case runs: a run that cannot be written must not
+    // spend its time first.
+    if args.html {
+        if let Err(e) = crate::report::check_replaceable(&args.out) {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    }
     let timing = Timing {
         blocking_window: Duration::from_millis(args.blocking_window_ms),
         step_timeout: Duration::from_millis(args.step_timeout_ms),
@@ -296,6 +304,12 @@ fn run_command(matrix: &PathBuf, suites: &PathBuf, args: &RunArgs) -> ExitCode {
     let written = if args.html { write_report(&results, None, &args.out).map(|_| ()) } else { write_results(&results, &args.out) };
     if let Err(e) = written {
         eprintln!("error: {e}");
+        // What was measured is kept even when the report could not be written.
+        let fallback = std::env::temp_dir().join(format!("dbcompat-results-{}.json", std::process::id()));
+        match results.write(&fallback) {
+            Ok(()) => eprintln!("the results were written to {}", fallback.display()),
+            Err(e) => eprintln!("error: the results could not be written anywhere: {e}"),
+        }
         return ExitCode::FAILURE;
     }
     print_summary(&results);

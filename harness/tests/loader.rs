@@ -143,3 +143,17 @@ sql = "SELECT 1"
     let verdict = dbcompat::result::judge(probe, Backend::Sqlite, None, &Ok(vec!["rows:(1)".into()]));
     assert_eq!(verdict.label(), "undefined (recorded)");
 }
+
+#[test]
+fn a_run_into_a_directory_it_may_not_replace_stops_before_any_case() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("notes.txt"), "someone's file").unwrap();
+    let started = std::time::Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_dbcompat")).args(["run", "--html", "--out"]).arg(dir.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("not a dbcompat site"), "{stderr}");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("passed"), "no case ran");
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    assert!(dir.path().join("notes.txt").is_file(), "nothing was touched");
+}

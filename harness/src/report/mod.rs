@@ -25,4 +25,4 @@ pub use diff::{compare, CaseChange, CaseRef, Diff};
 pub use junit::junit_xml;
 pub use markdown::markdown_summary;
 pub use model::Status;
-pub use site::{write_site, SiteSummary, SITE_MARKER};
+pub use site::{check_replaceable, write_site, SiteSummary, SITE_MARKER};

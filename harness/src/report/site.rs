@@ -76,7 +76,9 @@ pub fn write_site(results: &RunResults, previous: Option<&RunResults>, out: &Pat
 }
 
 /// Whether `out` exists and may be replaced; an error when it exists and may not.
-fn check_replaceable(out: &Path) -> io::Result<bool> {
+/// Asked before a run starts too, so that a run's results never wait on a directory
+/// that will be refused.
+pub fn check_replaceable(out: &Path) -> io::Result<bool> {
     match fs::symlink_metadata(out) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
         Err(e) => Err(e),
