@@ -149,7 +149,8 @@ fn a_run_into_a_directory_it_may_not_replace_stops_before_any_case() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("notes.txt"), "someone's file").unwrap();
     let started = std::time::Instant::now();
-    let out = Command::new(env!("CARGO_BIN_EXE_dbcompat")).args(["run", "--html", "--out"]).arg(dir.path()).output().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_dbcompat")).current_dir(root).args(["run", "--html", "--out"]).arg(dir.path()).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("not a dbcompat site"), "{stderr}");
