@@ -68,6 +68,8 @@ impl Session for FakeSession {
                 }
             }
             "ok" => Ok(Ok(Response::Affected { count: 0 })),
+            // The harness reads every new session's settings.
+            "SELECT" => Ok(Ok(Response::Rows { columns: vec!["name".into(), "setting".into()], rows: vec![vec!["'TimeZone'".into(), "'UTC'".into()]] })),
             "rows" => Ok(Ok(Response::Rows { columns: vec!["n".into()], rows: vec![vec![arg.to_string()]] })),
             "sleep" => {
                 tokio::time::sleep(Duration::from_millis(arg.parse().unwrap())).await;
@@ -132,6 +134,11 @@ fn timing() -> Timing {
     Timing { blocking_window: Duration::from_millis(100), step_timeout: Duration::from_millis(800), restart_timeout: Duration::from_secs(1) }
 }
 
+/// The record of a probe step (harness records such as session state have step 0).
+fn step(run: &dbcompat::run::CaseRun, n: usize) -> &dbcompat::result::StepRecord {
+    run.transcript.iter().find(|r| r.step == n).expect("the step ran")
+}
+
 async fn run(body: &str) -> (dbcompat::run::CaseRun, Duration) {
     let target = Fake { version: Version::parse("17.2").unwrap() };
     let started = Instant::now();
@@ -157,7 +164,7 @@ outcome = true
 "#,
     )
     .await;
-    assert_eq!(run.outcome.unwrap(), vec!["blocked, then ok".to_string(), "rows:(7)".to_string()]);
+    assert_eq!(run.outcome.as_ref().unwrap(), &vec!["blocked, then ok".to_string(), "rows:(7)".to_string()]);
     let first = &run.transcript.iter().find(|r| r.step == 1).unwrap();
     assert!(first.blocked && !first.cancelled);
     assert_eq!(first.completed_after_step, Some(2), "seen to finish while step 2 ran");
@@ -166,8 +173,8 @@ outcome = true
 #[tokio::test]
 async fn a_fast_step_is_not_blocked() {
     let (run, _) = run("[[probe.step]]\nsql = \"sleep 10\"\n").await;
-    assert_eq!(run.outcome.unwrap(), vec!["ok"]);
-    assert!(!run.transcript[0].blocked);
+    assert_eq!(run.outcome.as_ref().unwrap(), &vec!["ok"]);
+    assert!(!step(&run, 1).blocked);
 }
 
 #[tokio::test]
@@ -184,7 +191,7 @@ sql = "ok"
 "#,
     )
     .await;
-    assert_eq!(run.outcome.unwrap(), vec!["blocked"]);
+    assert_eq!(run.outcome.as_ref().unwrap(), &vec!["blocked"]);
     let hung = run.transcript.iter().find(|r| r.step == 1).unwrap();
     assert!(hung.blocked && hung.cancelled);
     assert!(elapsed < Duration::from_secs(2), "took {elapsed:?}");
@@ -193,7 +200,7 @@ sql = "ok"
 #[tokio::test]
 async fn a_statement_that_ignores_cancellation_does_not_hang_the_case() {
     let (run, elapsed) = run("[[probe.step]]\nsql = \"stuck\"\n").await;
-    assert_eq!(run.outcome.unwrap(), vec!["blocked"]);
+    assert_eq!(run.outcome.as_ref().unwrap(), &vec!["blocked"]);
     assert!(elapsed < Duration::from_secs(3), "took {elapsed:?}");
 }
 
@@ -222,8 +229,8 @@ outcome = true
 #[tokio::test]
 async fn a_server_error_is_an_observation_and_stops_the_step() {
     let (run, _) = run("[[probe.step]]\nsql = [\"fail\", \"rows 1\"]\n").await;
-    assert_eq!(run.outcome.unwrap(), vec!["error:unique_violation"]);
-    assert_eq!(run.transcript[0].statements.len(), 1, "statements after the error do not run");
+    assert_eq!(run.outcome.as_ref().unwrap(), &vec!["error:unique_violation"]);
+    assert_eq!(step(&run, 1).statements.len(), 1, "statements after the error do not run");
 }
 
 #[tokio::test]
@@ -249,10 +256,13 @@ async fn sql_for_another_dialect_only_is_an_error() {
 #[tokio::test]
 async fn a_restart_reconnects_every_session() {
     let (run, _) = run("runs_alone = true\n[[probe.step]]\nrestart = true\n[[probe.step]]\nsession = \"b\"\nsql = \"rows 2\"\n").await;
-    assert_eq!(run.outcome.unwrap(), vec!["rows:(2)"]);
+    assert_eq!(run.outcome.as_ref().unwrap(), &vec!["rows:(2)"]);
     let restart = run.transcript.iter().find(|r| r.kind == dbcompat::result::StepKind::Restart).expect("a restart record");
     assert_eq!(restart.statements[0].sql, "-- restart: restarted");
     assert_eq!(restart.statements[0].server_log, vec!["LOG:  database system is shut down"], "the server's own lines are kept");
+    // Every session's settings are read once after it connects, and again after the restart.
+    let states = run.transcript.iter().filter(|r| r.kind == dbcompat::result::StepKind::Session).count();
+    assert_eq!(states, 4, "two sessions, connected twice");
 }
 
 #[tokio::test]
@@ -265,22 +275,22 @@ async fn a_crash_the_server_does_not_confirm_is_an_error_of_the_case() {
 #[tokio::test]
 async fn a_slow_step_the_server_says_is_not_waiting_is_not_blocked() {
     let (run, _) = run("[[probe.step]]\nsql = \"busy 350\"\n").await;
-    assert_eq!(run.outcome.unwrap(), vec!["ok"], "slow under load, but never waiting for a lock");
-    assert!(!run.transcript[0].blocked);
+    assert_eq!(run.outcome.as_ref().unwrap(), &vec!["ok"], "slow under load, but never waiting for a lock");
+    assert!(!step(&run, 1).blocked);
 }
 
 #[tokio::test]
 async fn a_step_the_server_says_is_waiting_is_blocked() {
     let (run, _) = run("[[probe.step]]\nsession = \"a\"\nsql = \"hang\"\noutcome = true\n[[probe.step]]\nsession = \"b\"\nsql = \"ok\"\n").await;
-    assert_eq!(run.outcome.unwrap(), vec!["blocked"]);
+    assert_eq!(run.outcome.as_ref().unwrap(), &vec!["blocked"]);
 }
 
 #[tokio::test]
 async fn a_slow_step_past_the_step_timeout_is_a_timeout_not_blocked() {
     let started = Instant::now();
     let (run, _) = run("[[probe.step]]\nsql = \"busy 5000\"\n").await;
-    assert_eq!(run.outcome.unwrap(), vec!["timeout"]);
-    assert!(!run.transcript[0].blocked && run.transcript[0].cancelled);
+    assert_eq!(run.outcome.as_ref().unwrap(), &vec!["timeout"]);
+    assert!(!step(&run, 1).blocked && step(&run, 1).cancelled);
     // Cancelled at the step timeout (800 ms), within one window (100 ms), not after 2x.
     assert!(started.elapsed() < Duration::from_millis(1400), "{:?}", started.elapsed());
 }

@@ -21,6 +21,32 @@ pub fn set_isolation(backend: Backend, level: Isolation) -> Result<Option<String
     }
 }
 
+/// The query that reads back a new session's effective settings, as the server reports
+/// them: the settings that change what statements do (time zone, date style, sql_mode,
+/// character sets, autocommit, isolation, pragmas). Its answer goes into every case's
+/// transcript, so a reader sees the state each session started in.
+pub fn session_state(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Postgres => {
+            "SELECT name, setting FROM pg_settings WHERE name IN ('TimeZone', 'DateStyle', 'IntervalStyle', 'client_encoding', \
+             'extra_float_digits', 'standard_conforming_strings', 'default_transaction_isolation', 'search_path') ORDER BY name"
+        }
+        Backend::Mysql | Backend::Mariadb => {
+            "SHOW SESSION VARIABLES WHERE Variable_name IN ('sql_mode', 'time_zone', 'character_set_client', 'character_set_connection', \
+             'character_set_results', 'collation_connection', 'autocommit', 'transaction_isolation', 'tx_isolation')"
+        }
+        Backend::Oracle => {
+            "SELECT parameter, value FROM nls_session_parameters WHERE parameter IN ('NLS_DATE_FORMAT', 'NLS_TIMESTAMP_FORMAT', \
+             'NLS_TIMESTAMP_TZ_FORMAT', 'NLS_SORT', 'NLS_COMP', 'NLS_LENGTH_SEMANTICS') ORDER BY parameter"
+        }
+        Backend::Sqlite => {
+            "SELECT (SELECT foreign_keys FROM pragma_foreign_keys) AS foreign_keys, (SELECT journal_mode FROM pragma_journal_mode) AS journal_mode, \
+             (SELECT synchronous FROM pragma_synchronous) AS synchronous, (SELECT timeout FROM pragma_busy_timeout) AS busy_timeout, \
+             (SELECT recursive_triggers FROM pragma_recursive_triggers) AS recursive_triggers"
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

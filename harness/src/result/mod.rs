@@ -126,6 +126,8 @@ pub struct OutcomeCount {
 #[serde(rename_all = "snake_case")]
 pub enum StepKind {
     Setup,
+    /// A session's settings as the server reported them right after it connected.
+    Session,
     Init,
     Sql,
     Cursor,

@@ -249,6 +249,7 @@ impl Case<'_> {
         let specs: Vec<SessionSpec> = self.probe.sessions.clone();
         for spec in specs {
             let session = self.connect(&spec.name).await?;
+            let session = self.record_session_state(session, &spec.name).await?;
             let mut init = Vec::new();
             if let Some(level) = spec.isolation {
                 init.extend(dialect::set_isolation(self.backend, level).map_err(|e| format!("session `{}`: {e}", spec.name))?);
@@ -258,6 +259,22 @@ impl Case<'_> {
             self.sessions.insert(spec.name.clone(), Slot::Idle(session));
         }
         Ok(())
+    }
+
+    /// Records the settings the session starts with, as the server reports them. A server
+    /// that cannot answer is shown in the transcript; it does not stop the case.
+    async fn record_session_state(&mut self, session: Box<dyn Session>, name: &str) -> Result<Box<dyn Session>, String> {
+        let command = Command::Sql(dialect::session_state(self.backend).to_string());
+        let started = Instant::now();
+        let (session, statements, failure) = tokio::time::timeout(self.timing.step_timeout, execute_all(session, vec![command]))
+            .await
+            .map_err(|_| format!("session `{name}`: reading its settings did not finish within {:?}", self.timing.step_timeout))?;
+        let observation = observation(&statements);
+        self.transcript.push(StepRecord { statements, observation, elapsed_ms: ms(started.elapsed()), ..StepRecord::new(0, StepKind::Session, name) });
+        match failure {
+            Some(f) => Err(format!("session `{name}`: {f}")),
+            None => Ok(session),
+        }
     }
 
     /// Runs harness statements (setup, init, teardown) that must simply succeed.
