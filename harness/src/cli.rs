@@ -163,6 +163,10 @@ fn check(matrix: &PathBuf, suites: &PathBuf) -> ExitCode {
     match load(matrix, suites) {
         Ok((m, s)) => {
             let probes: usize = s.iter().map(|x| x.probes.len()).sum();
+            if probes == 0 {
+                eprintln!("error: {} holds no probe: nothing was checked", suites.display());
+                return ExitCode::from(2);
+            }
             println!("ok: {} suite file(s), {probes} probe(s), {} target(s)", s.len(), m.targets.len());
             ExitCode::SUCCESS
         }
@@ -270,6 +274,10 @@ fn run_command(matrix: &PathBuf, suites: &PathBuf, args: &RunArgs) -> ExitCode {
     if let Some((k, n)) = args.shard {
         cases = run::shard(cases, k, n);
     }
+    if cases.is_empty() {
+        eprintln!("error: no case matches the filters and targets given: nothing to test");
+        return ExitCode::from(2);
+    }
     // Only the targets this run has cases for are started.
     let needed: Vec<usize> = cases.iter().map(|c| c.target).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
     let results = runtime.block_on(async {
@@ -314,6 +322,10 @@ fn run_command(matrix: &PathBuf, suites: &PathBuf, args: &RunArgs) -> ExitCode {
     }
     print_summary(&results);
     println!("results: {}", args.out.join("results.json").display());
+    if results.cases.iter().all(|c| matches!(c.verdict, crate::result::Verdict::NotRun { .. })) {
+        eprintln!("error: nothing was tested: no target that this run needed could run");
+        return ExitCode::FAILURE;
+    }
     if args.bless && bless(&results, suites) != ExitCode::SUCCESS {
         return ExitCode::FAILURE;
     }

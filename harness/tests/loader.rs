@@ -26,6 +26,10 @@ const PLANTED: &[(&str, usize, usize, &str)] = &[
     ("planted.toml", 90, 10, "fetched before it is opened"),
     ("planted.toml", 92, 1, "restarts the server but is not marked runs_alone"),
     ("planted.toml", 102, 1, "a step is either a clean restart or a crash"),
+    ("planted.toml", 110, 7, "a `{{` with no `}}` after it"),
+    ("planted.toml", 116, 7, "a step with empty SQL"),
+    ("planted.toml", 121, 1, "no sessions: every step would be dropped"),
+    ("planted.toml", 129, 10, "invalid cursor name `c; DROP TABLE t`"),
     ("syntax.toml", 5, 33, "invalid TOML"),
 ];
 
@@ -56,6 +60,7 @@ fn check_exits_non_zero_and_prints_locations() {
     assert!(stderr.contains("planted.toml:10:1"), "{stderr}");
     assert!(stderr.contains("matrix.toml:4:10"), "the matrix is checked too: {stderr}");
     assert!(stderr.contains("unknown launch `embeded`"), "{stderr}");
+    assert!(stderr.contains("matrix.toml:12:21") && stderr.contains("is more than a day"), "a timeout run would overflow on is refused: {stderr}");
 }
 
 #[test]
@@ -157,4 +162,16 @@ fn a_run_into_a_directory_it_may_not_replace_stops_before_any_case() {
     assert!(!String::from_utf8_lossy(&out.stdout).contains("passed"), "no case ran");
     assert!(started.elapsed() < std::time::Duration::from_secs(20));
     assert!(dir.path().join("notes.txt").is_file(), "nothing was touched");
+}
+
+#[test]
+fn commands_that_would_test_nothing_exit_non_zero() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let empty = tempfile::tempdir().unwrap();
+    let check = Command::new(env!("CARGO_BIN_EXE_dbcompat")).current_dir(root).args(["check", "--suites"]).arg(empty.path()).output().unwrap();
+    assert_eq!(check.status.code(), Some(2), "{}", String::from_utf8_lossy(&check.stderr));
+    let out = tempfile::tempdir().unwrap();
+    let run = Command::new(env!("CARGO_BIN_EXE_dbcompat")).current_dir(root).args(["run", "no_probe_has_this_name", "--out"]).arg(out.path()).output().unwrap();
+    assert_eq!(run.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&run.stderr).contains("nothing to test"));
 }

@@ -220,7 +220,11 @@ impl Case<'_> {
         while let Some(start) = rest.find("{{") {
             out.push_str(&rest[..start]);
             let after = &rest[start + 2..];
-            let Some(end) = after.find("}}") else { break };
+            let Some(end) = after.find("}}") else {
+                // The loader refuses an unclosed `{{`; kept as written if one gets here.
+                out.push_str(&rest[start..]);
+                return Ok(out);
+            };
             let name = after[..end].trim();
             if name == "namespace" {
                 out.push_str(&self.namespace.name);

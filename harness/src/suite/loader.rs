@@ -114,11 +114,21 @@ fn read_sql(reader: &Reader<'_>, value: &Value<'_>, what: &str) -> Option<Sql> {
                     continue;
                 }
                 let statements = reader.strings(v, what)?;
+                if statements.is_empty() && what == "sql" {
+                    reader.error(v.span(), format!("empty SQL for `{}` in a step", dialect.value), Some("at least one statement".into()));
+                }
                 sql.by_dialect.insert(dialect.value, statements.into_iter().map(|s| s.value).collect());
             }
             Some(sql)
         }
-        _ => reader.strings(value, what).map(|s| Sql::shared(s.into_iter().map(|s| s.value).collect())),
+        _ => {
+            let statements = reader.strings(value, what)?;
+            // An empty list would pass as a step that did nothing; setup and teardown may be empty.
+            if statements.is_empty() && what == "sql" {
+                reader.error(value.span(), "a step with empty SQL", Some("at least one statement".into()));
+            }
+            Some(Sql::shared(statements.into_iter().map(|s| s.value).collect()))
+        }
     }
 }
 
@@ -136,6 +146,14 @@ fn check_placeholders(reader: &Reader<'_>, value: &Value<'_>, snippets: &Snippet
     let mut strings = Vec::new();
     sql_strings(value, &mut strings);
     for s in strings {
+        if let Some(at) = unclosed_placeholder(s.value) {
+            let before: String = s.value[..at].chars().rev().take(20).collect::<Vec<_>>().into_iter().rev().collect();
+            reader.error(
+                s.span.clone(),
+                format!("a `{{{{` with no `}}}}` after it (after `{before}`)"),
+                Some("a placeholder written {{name}}; SQL cannot hold a literal `{{` without its `}}`".into()),
+            );
+        }
         for name in placeholders(s.value) {
             if !snippets.contains_key(name) && !BUILTIN_PLACEHOLDERS.contains(&name) {
                 let mut known: Vec<&str> = snippets.keys().map(String::as_str).collect();
@@ -148,6 +166,18 @@ fn check_placeholders(reader: &Reader<'_>, value: &Value<'_>, snippets: &Snippet
             }
         }
     }
+}
+
+/// Where a `{{` opens that no `}}` closes, if one does.
+pub fn unclosed_placeholder(sql: &str) -> Option<usize> {
+    let mut from = 0;
+    while let Some(open) = sql[from..].find("{{").map(|i| i + from) {
+        match sql[open + 2..].find("}}") {
+            Some(close) => from = open + 2 + close + 2,
+            None => return Some(open),
+        }
+    }
+    None
 }
 
 /// Names written `{{name}}` in a SQL template.
@@ -254,6 +284,9 @@ fn read_claims(reader: &Reader<'_>, value: &Value<'_>) -> Vec<Claim> {
 
 fn read_sessions(reader: &Reader<'_>, value: &Value<'_>, snippets: &Snippets) -> Vec<SessionSpec> {
     let Some(table) = reader.as_table(value, "sessions") else { return Vec::new() };
+    if table.entries().next().is_none() {
+        reader.error(value.span(), "no sessions: every step would be dropped", Some("at least one session, e.g. sessions.a = {}".into()));
+    }
     let mut out = Vec::new();
     for (name, v) in table.entries() {
         let Some(mut s) = reader.as_table(v, "a session") else { continue };
@@ -277,6 +310,13 @@ fn read_step(mut s: Table<'_, '_>, sessions: &[SessionSpec], snippets: &Snippets
     let session = s.str("session");
     let sql = read_sql_checked(&mut s, "sql", snippets);
     let cursor = s.str("cursor");
+    if let Some(c) = &cursor {
+        let mut chars = c.value.chars();
+        let is_identifier = chars.next().is_some_and(|f| f.is_ascii_alphabetic() || f == '_') && chars.all(|ch| ch.is_ascii_alphanumeric() || ch == '_');
+        if !is_identifier || c.value.len() > 30 {
+            reader.error(c.span.clone(), format!("invalid cursor name `{}`", c.value), Some("a plain identifier: a letter or _, then letters, digits or _ (at most 30)".into()));
+        }
+    }
     let fetch = s.u64("fetch").map(|f| f.value);
     let restart = s.bool("restart").unwrap_or(false);
     let crash = s.bool("crash").unwrap_or(false);
