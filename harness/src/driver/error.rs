@@ -197,6 +197,8 @@ pub fn mysql_class(number: u16) -> ErrorClass {
         3572 => LockNotAvailable, // ER_LOCK_NOWAIT (MySQL 8.0.1+)
         1205 => LockTimeout,      // ER_LOCK_WAIT_TIMEOUT (also what MariaDB's NOWAIT returns)
         1213 => Deadlock,
+        // MariaDB's ER_CHECKREAD: InnoDB's snapshot write conflict (innodb_snapshot_isolation).
+        1020 => SerializationFailure,
         1064 | 1149 => Syntax,
         1146 | 1054 | 1305 | 1049 | 1091 | 1051 | 1176 | 1109 => UndefinedObject,
         1050 | 1007 | 1060 | 1061 | 1826 => DuplicateObject,

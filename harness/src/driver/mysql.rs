@@ -1,42 +1,123 @@
-//! MySQL and MariaDB sessions through sqlx, with the text protocol (as mysqlclient and
-//! Connector/Python send statements by default).
+//! MySQL and MariaDB sessions through mysql_async, with the text protocol (as mysqlclient
+//! and Connector/Python send statements by default): every value arrives as the
+//! server's text.
 //!
-//! The protocol cannot run a statement while another's result is still being read on
-//! the same connection, so same-connection cursors are not supported here.
+//! The session is meant to start as the vendor's own command-line client starts:
+//! - Capability flags are mysql_async's: neither CLIENT_FOUND_ROWS (an UPDATE that
+//!   changes nothing reports 0 rows, as the server's client shows) nor IGNORE_SPACE
+//!   (sql_mode is the server's global value).
+//! - No statement runs at connect: max_allowed_packet and wait_timeout are given in
+//!   the options instead of read with a SELECT, and the server socket is not looked
+//!   up. The connection id comes from the handshake.
+//! - Character set: mysql_async always asks for utf8mb4_general_ci (id 45) in the
+//!   handshake. The `mysql` client of MySQL 8.0 and later asks for utf8mb4_0900_ai_ci
+//!   (255), the server's default utf8mb4 collation, so on MySQL the session runs
+//!   `SET NAMES utf8mb4 COLLATE utf8mb4_0900_ai_ci` once after connecting, which gives
+//!   the client's character_set_client/connection/results and collation_connection.
+//!   The `mariadb` client asks for utf8mb4_general_ci too, and MariaDB (11.x maps
+//!   it through character_set_collations) then gives the same session as it gives its
+//!   own client, so nothing runs there.
+//!
+//! After each statement whose OK or EOF packet counts warnings, and after each error
+//! (MySQL keeps a failed statement's warnings), the session reads `SHOW WARNINGS`; its
+//! warnings and notes are the statement's diagnostics (its `Error` rows repeat the
+//! statement's own error and are left out). The OK packet's info text
+//! (`Rows matched: 1  Changed: 0  Warnings: 0`) is the statement's tag.
+//!
+//! Cursors are buffered client-side, as mysqlclient's default cursor and Django read
+//! results: opening one runs the query and reads its whole result at once, and fetches
+//! hand out the buffered rows. Other statements may run on the session meanwhile, and
+//! a buffered cursor sees the result as it was when its query ran.
+
+use std::collections::HashMap;
 
 use async_trait::async_trait;
-use sqlx::mysql::{MySql, MySqlConnectOptions, MySqlConnection, MySqlDatabaseError, MySqlRow};
-use sqlx::{AssertSqlSafe, ConnectOptions, Row};
+use mysql_async::consts::ColumnType;
+use mysql_async::prelude::Queryable;
+use mysql_async::{Conn, Opts, OptsBuilder, Row, Value};
 
 use super::error::mysql_class;
-use super::text_rows::{collect, ColumnKind, Failure};
-use super::{Canceller, Command, DbError, Session, SessionError, StatementResult};
+use super::text_rows::{expects_rows, render, ColumnKind};
+use super::{Canceller, Command, DbError, Diagnostic, Notes, Response, Session, SessionError, StatementResult};
+
+/// The largest packet the client sends or accepts: the protocol's limit, so the
+/// server's own max_allowed_packet is the one that decides.
+const MAX_PACKET: usize = 1 << 30;
+
+/// The binary character set's number (`SHOW CHARACTER SET`: binary, default collation 63).
+const BINARY_CHARSET: u16 = 63;
+
+/// Where a session connects and how it logs in.
+#[derive(Clone)]
+pub struct MySqlOptions {
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    pub password: String,
+    pub database: Option<String>,
+    /// A MariaDB server (its versions and character set defaults differ from MySQL's).
+    pub mariadb: bool,
+}
+
+impl MySqlOptions {
+    fn opts(&self) -> Opts {
+        OptsBuilder::default()
+            .ip_or_hostname(self.host.clone())
+            .tcp_port(self.port)
+            .user(Some(self.user.clone()))
+            .pass(Some(self.password.clone()))
+            .db_name(self.database.clone())
+            .prefer_socket(false)
+            .client_found_rows(false)
+            .max_allowed_packet(Some(MAX_PACKET))
+            .wait_timeout(Some(28800))
+            .into()
+    }
+
+    async fn connect(&self) -> Result<Conn, mysql_async::Error> {
+        let mut conn = Conn::new(self.opts()).await?;
+        if !self.mariadb && conn.server_version() >= (8, 0, 0) {
+            conn.query_drop("SET NAMES utf8mb4 COLLATE utf8mb4_0900_ai_ci").await?;
+        }
+        Ok(conn)
+    }
+}
 
 pub struct MySqlSession {
-    conn: MySqlConnection,
-    id: u64,
-    admin: MySqlConnectOptions,
+    conn: Conn,
+    id: u32,
+    admin: MySqlOptions,
+    notes: Notes,
+    cursors: HashMap<String, Cursor>,
+}
+
+/// A buffered result: its columns and the rows not yet fetched.
+struct Cursor {
+    columns: Vec<String>,
+    rows: std::collections::VecDeque<Vec<String>>,
 }
 
 impl MySqlSession {
-    pub async fn connect(options: &MySqlConnectOptions, admin: MySqlConnectOptions) -> Result<Self, String> {
-        let mut conn = options.connect().await.map_err(|e| e.to_string())?;
-        let id: u64 = sqlx::query_scalar("SELECT CONNECTION_ID()").fetch_one(&mut conn).await.map_err(|e| e.to_string())?;
-        Ok(MySqlSession { conn, id, admin })
+    /// Connects; `admin` is where KILL QUERY and lock questions are sent from.
+    pub async fn connect(options: &MySqlOptions, admin: MySqlOptions) -> Result<Self, String> {
+        let conn = options.connect().await.map_err(|e| e.to_string())?;
+        let id = conn.id();
+        Ok(MySqlSession { conn, id, admin, notes: Notes::default(), cursors: HashMap::new() })
     }
 }
 
 struct KillQuery {
-    admin: MySqlConnectOptions,
-    id: u64,
+    admin: MySqlOptions,
+    id: u32,
 }
 
 impl Canceller for KillQuery {
     fn cancel(&self) {
         let (admin, id) = (self.admin.clone(), self.id);
         tokio::spawn(async move {
-            if let Ok(mut c) = admin.connect().await {
-                let _ = sqlx::raw_sql(AssertSqlSafe(format!("KILL QUERY {id}"))).execute(&mut c).await;
+            if let Ok(mut c) = Conn::new(admin.opts()).await {
+                let _ = c.query_drop(format!("KILL QUERY {id}")).await;
+                let _ = c.disconnect().await;
             }
         });
     }
@@ -46,14 +127,14 @@ impl Canceller for KillQuery {
     fn lock_wait(&self) -> futures_util::future::BoxFuture<'static, Option<bool>> {
         let (admin, id) = (self.admin.clone(), self.id);
         Box::pin(async move {
-            let mut c = admin.connect().await.ok()?;
+            let mut c = Conn::new(admin.opts()).await.ok()?;
             let sql = format!(
                 "SELECT (SELECT COUNT(*) FROM information_schema.INNODB_TRX WHERE trx_mysql_thread_id = {id} AND trx_state = 'LOCK WAIT') \
                  + (SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = {id} AND (STATE LIKE '%lock%' OR STATE LIKE 'Waiting for%'))"
             );
-            let n: i64 = sqlx::query_scalar(AssertSqlSafe(sql)).fetch_one(&mut c).await.ok()?;
-            let _ = sqlx::Connection::close(c).await;
-            Some(n > 0)
+            let n: Option<i64> = c.query_first(sql).await.ok()?;
+            let _ = c.disconnect().await;
+            Some(n? > 0)
         })
     }
 }
@@ -61,11 +142,28 @@ impl Canceller for KillQuery {
 #[async_trait]
 impl Session for MySqlSession {
     async fn execute(&mut self, command: &Command) -> Result<StatementResult, SessionError> {
+        self.notes = Notes::default();
         match command {
-            Command::Sql(sql) => run(&mut self.conn, sql).await,
-            _ => Err(SessionError::Unsupported(
-                "MySQL and MariaDB cannot run a statement on a connection while a result is still being read".into(),
-            )),
+            Command::Sql(sql) => {
+                let result = run(&mut self.conn, sql, &mut self.notes).await?;
+                Ok(result.map(|r| r.response(sql)))
+            }
+            Command::OpenCursor { name, sql, fetch } => {
+                self.cursors.remove(name);
+                match run(&mut self.conn, sql, &mut self.notes).await? {
+                    Ok(outcome) => {
+                        let mut cursor = Cursor { columns: outcome.columns, rows: outcome.rows.into() };
+                        let first = cursor.take(*fetch);
+                        self.cursors.insert(name.clone(), cursor);
+                        Ok(Ok(first))
+                    }
+                    Err(e) => Ok(Err(e)),
+                }
+            }
+            Command::Fetch { name, count } => match self.cursors.get_mut(name) {
+                Some(cursor) => Ok(Ok(cursor.take(*count))),
+                None => Err(SessionError::Harness(format!("no open cursor named `{name}` on this session"))),
+            },
         }
     }
 
@@ -73,46 +171,150 @@ impl Session for MySqlSession {
         Box::new(KillQuery { admin: self.admin.clone(), id: self.id })
     }
 
+    fn take_notes(&mut self) -> Notes {
+        std::mem::take(&mut self.notes)
+    }
+
     async fn close(self: Box<Self>) {
-        let _ = sqlx::Connection::close(self.conn).await;
+        let _ = self.conn.disconnect().await;
     }
 }
 
-async fn run(conn: &mut MySqlConnection, sql: &str) -> Result<StatementResult, SessionError> {
-    let stream = sqlx::raw_sql(AssertSqlSafe(sql.to_string())).fetch_many(conn);
-    match collect::<MySql>(stream, sql, |done| done.rows_affected(), kind, raw).await {
-        Ok(response) => Ok(Ok(response)),
-        Err(Failure::Server(e)) => failure(e),
-        Err(Failure::Decode(e)) => Err(SessionError::Harness(e)),
+impl Cursor {
+    fn take(&mut self, count: Option<u64>) -> Response {
+        let n = count.map_or(self.rows.len(), |c| (c as usize).min(self.rows.len()));
+        Response::Rows { columns: self.columns.clone(), rows: self.rows.drain(..n).collect() }
     }
 }
 
-/// The value's bytes as the server sent them (text, in the text protocol).
-fn raw(row: &MySqlRow, i: usize) -> Result<Option<&[u8]>, String> {
-    row.try_get_unchecked(i).map_err(|e| e.to_string())
+/// Everything one statement returned: rows of every result set, affected counts summed.
+struct Outcome {
+    columns: Vec<String>,
+    rows: Vec<Vec<String>>,
+    affected: u64,
 }
 
-fn kind(type_name: &str) -> ColumnKind {
-    match type_name {
-        "BOOLEAN" | "TINYINT" | "SMALLINT" | "MEDIUMINT" | "INT" | "BIGINT" | "YEAR" | "TINYINT UNSIGNED" | "SMALLINT UNSIGNED"
-        | "MEDIUMINT UNSIGNED" | "INT UNSIGNED" | "BIGINT UNSIGNED" => ColumnKind::Integer,
-        "FLOAT" | "DOUBLE" => ColumnKind::Real,
-        "DECIMAL" => ColumnKind::Decimal,
-        "BINARY" | "VARBINARY" | "BLOB" | "TINYBLOB" | "MEDIUMBLOB" | "LONGBLOB" | "BIT" | "GEOMETRY" => ColumnKind::Bytes,
-        _ => ColumnKind::Text,
-    }
-}
-
-fn failure(e: sqlx::Error) -> Result<StatementResult, SessionError> {
-    match e {
-        sqlx::Error::Database(db) => {
-            let message = db.message().to_string();
-            let (number, state) = match db.try_downcast_ref::<MySqlDatabaseError>() {
-                Some(m) => (m.number(), m.code().unwrap_or("").to_string()),
-                None => (0, String::new()),
-            };
-            Ok(Err(DbError { class: mysql_class(number), code: format!("{number} ({state})"), message }))
+impl Outcome {
+    /// A text protocol reports an empty result set and "0 rows changed" alike: the
+    /// statement decides (see [`expects_rows`]).
+    fn response(self, sql: &str) -> Response {
+        if !self.rows.is_empty() || expects_rows(sql) {
+            Response::Rows { columns: self.columns, rows: self.rows }
+        } else {
+            Response::Affected { count: self.affected }
         }
-        other => Err(SessionError::ConnectionLost(other.to_string())),
+    }
+}
+
+async fn run(conn: &mut Conn, sql: &str, notes: &mut Notes) -> Result<Result<Outcome, DbError>, SessionError> {
+    let mut warnings = 0u16;
+    let outcome = read_all(conn, sql, &mut warnings, notes).await;
+    match outcome {
+        Ok(outcome) => {
+            if warnings > 0 {
+                notes.diagnostics = show_warnings(conn).await?;
+            }
+            Ok(Ok(outcome))
+        }
+        Err(mysql_async::Error::Server(e)) => {
+            notes.diagnostics = show_warnings(conn).await?;
+            Ok(Err(DbError { class: mysql_class(e.code), code: format!("{} ({})", e.code, e.state), message: e.message }))
+        }
+        Err(e) => Err(session_error(e)),
+    }
+}
+
+fn session_error(e: mysql_async::Error) -> SessionError {
+    match e {
+        mysql_async::Error::Io(_) | mysql_async::Error::Driver(_) => SessionError::ConnectionLost(e.to_string()),
+        other => SessionError::Harness(other.to_string()),
+    }
+}
+
+/// Reads every result set of one statement (a CALL may send several), noting the
+/// warning count and info text of each OK or EOF packet on the way.
+async fn read_all(conn: &mut Conn, sql: &str, warnings: &mut u16, notes: &mut Notes) -> Result<Outcome, mysql_async::Error> {
+    let mut outcome = Outcome { columns: Vec::new(), rows: Vec::new(), affected: 0 };
+    let mut result = conn.query_iter(sql).await?;
+    loop {
+        let columns = result.columns();
+        match columns.as_deref() {
+            None | Some([]) => {
+                // A set without columns is one OK packet, already read.
+                outcome.affected += result.affected_rows();
+                note(&mut *warnings, notes, result.warnings(), &result.info());
+                let _: Vec<Row> = result.collect().await?;
+            }
+            Some(columns) => {
+                let kinds: Vec<ColumnKind> = columns.iter().map(kind).collect();
+                let rows: Vec<Row> = result.collect().await?;
+                if outcome.columns.is_empty() && !rows.is_empty() {
+                    outcome.columns = columns.iter().map(|c| c.name_str().into_owned()).collect();
+                }
+                for row in rows {
+                    let values = (0..row.len())
+                        .map(|i| match row.as_ref(i) {
+                            Some(Value::Bytes(b)) => Ok(render(kinds[i], Some(b))),
+                            Some(Value::NULL) | None => Ok(render(kinds[i], None)),
+                            Some(other) => Err(other.as_sql(false)),
+                        })
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(|v| mysql_async::Error::Other(format!("a text-protocol value arrived decoded: {v}").into()))?;
+                    outcome.rows.push(values);
+                }
+            }
+        }
+        if result.is_empty() {
+            break;
+        }
+    }
+    // The last packet (a result set's terminator, or the final OK of a CALL).
+    note(warnings, notes, conn.get_warnings(), &conn.info());
+    Ok(outcome)
+}
+
+fn note(warnings: &mut u16, notes: &mut Notes, count: u16, info: &str) {
+    *warnings = (*warnings).max(count);
+    if !info.is_empty() {
+        notes.tag = Some(info.to_string());
+    }
+}
+
+/// The last statement's warnings and notes, as `SHOW WARNINGS` lists them.
+async fn show_warnings(conn: &mut Conn) -> Result<Vec<Diagnostic>, SessionError> {
+    let rows: Vec<Row> = match conn.query("SHOW WARNINGS").await {
+        Ok(rows) => rows,
+        Err(mysql_async::Error::Server(_)) => return Ok(Vec::new()),
+        Err(e) => return Err(session_error(e)),
+    };
+    let text = |row: &Row, i: usize| match row.as_ref(i) {
+        Some(Value::Bytes(b)) => String::from_utf8_lossy(b).into_owned(),
+        Some(Value::Int(n)) => n.to_string(),
+        Some(Value::UInt(n)) => n.to_string(),
+        _ => String::new(),
+    };
+    Ok(rows
+        .iter()
+        .map(|row| Diagnostic { level: text(row, 0).to_ascii_lowercase(), code: text(row, 1), message: text(row, 2) })
+        .filter(|d| d.level != "error")
+        .collect())
+}
+
+/// How a column's text is rendered, from its protocol type and character set.
+fn kind(column: &mysql_async::Column) -> ColumnKind {
+    use ColumnType::*;
+    let binary = column.character_set() == BINARY_CHARSET;
+    match column.column_type() {
+        MYSQL_TYPE_TINY | MYSQL_TYPE_SHORT | MYSQL_TYPE_LONG | MYSQL_TYPE_INT24 | MYSQL_TYPE_LONGLONG | MYSQL_TYPE_YEAR => ColumnKind::Integer,
+        MYSQL_TYPE_FLOAT | MYSQL_TYPE_DOUBLE => ColumnKind::Real,
+        MYSQL_TYPE_DECIMAL | MYSQL_TYPE_NEWDECIMAL => ColumnKind::Decimal,
+        MYSQL_TYPE_BIT | MYSQL_TYPE_GEOMETRY => ColumnKind::Bytes,
+        MYSQL_TYPE_STRING | MYSQL_TYPE_VAR_STRING | MYSQL_TYPE_VARCHAR | MYSQL_TYPE_TINY_BLOB | MYSQL_TYPE_MEDIUM_BLOB
+        | MYSQL_TYPE_LONG_BLOB | MYSQL_TYPE_BLOB
+            if binary =>
+        {
+            ColumnKind::Bytes
+        }
+        _ => ColumnKind::Text,
     }
 }

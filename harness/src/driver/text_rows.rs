@@ -4,47 +4,7 @@
 //! server's own text. The column type decides only how that text is written: numbers
 //! bare, reals with a decimal point, everything else quoted.
 
-use futures_util::stream::BoxStream;
-use futures_util::TryStreamExt;
-use sqlx::{Column, Either, Row, TypeInfo};
-
-use super::{Response, Value};
-
-/// Why collecting a result failed: the server's error, or a value the driver could not read.
-pub enum Failure {
-    Server(sqlx::Error),
-    Decode(String),
-}
-
-/// Reads one statement's result stream into rows rendered by column kind or, for a
-/// statement without a result set, the number of rows it changed.
-pub async fn collect<DB: sqlx::Database>(
-    mut stream: BoxStream<'_, Result<Either<DB::QueryResult, DB::Row>, sqlx::Error>>,
-    sql: &str,
-    affected: fn(&DB::QueryResult) -> u64,
-    kind: fn(&str) -> ColumnKind,
-    raw: for<'r> fn(&'r DB::Row, usize) -> Result<Option<&'r [u8]>, String>,
-) -> Result<Response, Failure> {
-    let mut columns: Vec<String> = Vec::new();
-    let mut rows = Vec::new();
-    let mut count = 0;
-    while let Some(item) = stream.try_next().await.map_err(Failure::Server)? {
-        match item {
-            Either::Left(done) => count += affected(&done),
-            Either::Right(row) => {
-                if columns.is_empty() {
-                    columns = row.columns().iter().map(|c| c.name().to_string()).collect();
-                }
-                let mut values = Vec::with_capacity(row.len());
-                for (i, column) in row.columns().iter().enumerate() {
-                    values.push(render(kind(column.type_info().name()), raw(&row, i).map_err(Failure::Decode)?));
-                }
-                rows.push(values);
-            }
-        }
-    }
-    Ok(if !rows.is_empty() || expects_rows(sql) { Response::Rows { columns, rows } } else { Response::Affected { count } })
-}
+use super::Value;
 
 /// How a column's text is rendered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

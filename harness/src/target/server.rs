@@ -1,5 +1,5 @@
 //! A database server reached over the network: namespaces are databases created for
-//! each case, sessions are sqlx connections. Containers and external servers differ
+//! each case, sessions are connections of the backend's driver. Containers and external servers differ
 //! only in how the endpoint came to be, so both are this one type.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -7,12 +7,11 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use sqlx::mysql::MySqlConnectOptions;
 
 use super::container::Container;
 use super::{server_log, Namespace, RestartReport, Target};
 use crate::backend::Backend;
-use crate::driver::mysql::MySqlSession;
+use crate::driver::mysql::{MySqlOptions, MySqlSession};
 use crate::driver::postgres::{PgConnect, PgSession};
 use crate::driver::{Command, Session};
 use crate::suite::RestartKind;
@@ -50,21 +49,16 @@ impl Endpoint {
         }
     }
 
-    /// Sessions start at the server's own defaults: sqlx would otherwise add
-    /// PIPES_AS_CONCAT and NO_ENGINE_SUBSTITUTION to sql_mode and set time_zone.
-    fn mysql(&self, database: Option<&str>) -> MySqlConnectOptions {
-        let mut o = MySqlConnectOptions::new()
-            .host(&self.host)
-            .port(self.port)
-            .username(&self.user)
-            .password(&self.password)
-            .pipes_as_concat(false)
-            .no_engine_substitution(false)
-            .timezone(None);
-        if let Some(db) = database.or(self.database.as_deref()) {
-            o = o.database(db);
+    /// Sessions start as the vendor's own client's do (see driver/mysql.rs).
+    fn mysql(&self, backend: Backend, database: Option<&str>) -> MySqlOptions {
+        MySqlOptions {
+            host: self.host.clone(),
+            port: self.port,
+            user: self.user.clone(),
+            password: self.password.clone(),
+            database: database.or(self.database.as_deref()).map(str::to_string),
+            mariadb: backend == Backend::Mariadb,
         }
-        o
     }
 
     /// Connects a session to a database (the administrative one when `None`). On Oracle
@@ -83,7 +77,7 @@ impl Endpoint {
             }
             Backend::Postgres => PgSession::connect(&self.pg(database), self.pg(None)).await.map(|s| Box::new(s) as Box<dyn Session>),
             Backend::Mysql | Backend::Mariadb => {
-                MySqlSession::connect(&self.mysql(database), self.mysql(None)).await.map(|s| Box::new(s) as Box<dyn Session>)
+                MySqlSession::connect(&self.mysql(backend, database), self.mysql(backend, None)).await.map(|s| Box::new(s) as Box<dyn Session>)
             }
             other => Err(format!("{other} is not reached through this driver")),
         }
