@@ -84,6 +84,11 @@ fn completion(result: &CaseResult) -> Result<Completion, Failed> {
             result.target,
             result.outcome.as_deref().unwrap_or_default().join(" | ")
         ))),
+        // It ran, but nothing was promised: recorded, never a pass.
+        Verdict::Undefined { reason } => Ok(Completion::ignored_with(format!(
+            "undefined ({reason}); observed {}",
+            result.outcome.as_deref().unwrap_or_default().join(" | ")
+        ))),
         Verdict::NotApplicable { reason } => Ok(Completion::ignored_with(format!("not applicable: {reason}"))),
         Verdict::NotRun { reason } => Ok(Completion::ignored_with(format!("not run: {reason}"))),
         Verdict::Fail { expected, observed } => Err(Failed::from(format!(
