@@ -318,3 +318,36 @@ fn kind(column: &mysql_async::Column) -> ColumnKind {
         _ => ColumnKind::Text,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_buffered_cursor_hands_out_its_rows_in_order_and_then_none() {
+        let mut c = Cursor { columns: vec!["id".into()], rows: (1..=5).map(|i| vec![i.to_string()]).collect() };
+        assert_eq!(c.take(Some(2)).canonical(), "rows:(1),(2)");
+        assert_eq!(c.take(None).canonical(), "rows:(3),(4),(5)");
+        assert_eq!(c.take(Some(1)).canonical(), "rows:none");
+    }
+
+    #[test]
+    fn an_empty_result_is_rows_or_ok_by_its_statement() {
+        let empty = || Outcome { columns: Vec::new(), rows: Vec::new(), affected: 0 };
+        assert_eq!(empty().response("SELECT 1 FROM t WHERE 0").canonical(), "rows:none");
+        assert_eq!(empty().response("UPDATE t SET v = v").canonical(), "ok");
+        assert_eq!(Outcome { affected: 2, ..empty() }.response("DELETE FROM t").canonical(), "affected:2");
+    }
+
+    #[test]
+    fn columns_render_by_protocol_type_and_character_set() {
+        use mysql_async::consts::ColumnType::*;
+        let column = |t, charset| mysql_async::Column::new(t).with_character_set(charset);
+        assert_eq!(kind(&column(MYSQL_TYPE_LONGLONG, 63)), ColumnKind::Integer);
+        assert_eq!(kind(&column(MYSQL_TYPE_NEWDECIMAL, 63)), ColumnKind::Decimal);
+        assert_eq!(kind(&column(MYSQL_TYPE_DOUBLE, 63)), ColumnKind::Real);
+        assert_eq!(kind(&column(MYSQL_TYPE_VAR_STRING, 63)), ColumnKind::Bytes, "VARBINARY");
+        assert_eq!(kind(&column(MYSQL_TYPE_VAR_STRING, 255)), ColumnKind::Text, "a utf8mb4 VARCHAR, also under a _bin collation");
+        assert_eq!(kind(&column(MYSQL_TYPE_BLOB, 45)), ColumnKind::Text, "TEXT");
+    }
+}
