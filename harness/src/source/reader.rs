@@ -173,7 +173,7 @@ impl<'v, 'f> Table<'v, 'f> {
     pub fn u64(&mut self, key: &'static str) -> Option<Located<u64>> {
         let v = self.get(key)?;
         let parsed = match v.get_ref() {
-            DeValue::Integer(i) => i64::from_str_radix(&i.as_str().replace('_', ""), i.radix()).ok(),
+            DeValue::Integer(i) => integer(i),
             other => {
                 self.reader.wrong_type(v.span(), other, &format!("a non-negative integer ({key})"));
                 return None;
@@ -202,8 +202,8 @@ impl<'v, 'f> Table<'v, 'f> {
         let mut out = Vec::with_capacity(items.len());
         for item in items {
             match item.get_ref() {
-                DeValue::Integer(i) => match i64::from_str_radix(&i.as_str().replace('_', ""), i.radix()) {
-                    Ok(n) if (1..=10_000).contains(&n) => out.push(n as usize),
+                DeValue::Integer(i) => match integer(i) {
+                    Some(n) if (1..=10_000).contains(&n) => out.push(n as usize),
                     _ => self.reader.error(item.span(), format!("`{key}` is out of range"), Some("positions count from 1".into())),
                 },
                 other => self.reader.wrong_type(item.span(), other, &format!("a position from 1 ({key})")),
@@ -236,4 +236,9 @@ impl<'v, 'f> Table<'v, 'f> {
             }
         }
     }
+}
+
+/// A TOML integer's value, in any radix and with `_` separators; `None` past i64.
+fn integer(i: &toml::de::DeInteger<'_>) -> Option<i64> {
+    i64::from_str_radix(&i.as_str().replace('_', ""), i.radix()).ok()
 }

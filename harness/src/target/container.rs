@@ -171,27 +171,28 @@ impl Container {
 
     /// Where the container's log is now, to read what comes after it.
     pub async fn log_mark(&self) -> LogMark {
-        let (out, err) = self.log_streams().await;
+        let (out, err) = self.log_streams().await.unwrap_or_default();
         LogMark { stdout: out.len(), stderr: err.len() }
     }
 
     /// The lines written since a mark (stdout's, then stderr's), and the new mark.
     pub async fn log_since(&self, mark: LogMark) -> (Vec<String>, LogMark) {
-        let (out, err) = self.log_streams().await;
+        let (out, err) = self.log_streams().await.unwrap_or_default();
         let next = LogMark { stdout: out.len(), stderr: err.len() };
         let mut lines: Vec<String> = out.into_iter().skip(mark.stdout).collect();
         lines.extend(err.into_iter().skip(mark.stderr));
         (lines, next)
     }
 
-    async fn log_streams(&self) -> (Vec<String>, Vec<String>) {
+    /// The container's stdout and stderr lines; `None` when the engine did not answer in time.
+    async fn log_streams(&self) -> Option<(Vec<String>, Vec<String>)> {
         let read = async {
             let guard = self.inner.lock().await;
             let Some(c) = guard.as_ref() else { return (Vec::new(), Vec::new()) };
             let split = |bytes: Vec<u8>| String::from_utf8_lossy(&bytes).lines().map(String::from).collect::<Vec<_>>();
             (split(c.stdout_to_vec().await.unwrap_or_default()), split(c.stderr_to_vec().await.unwrap_or_default()))
         };
-        tokio::time::timeout(ENGINE_TIMEOUT, read).await.unwrap_or_default()
+        tokio::time::timeout(ENGINE_TIMEOUT, read).await.ok()
     }
 
     /// Whether the container runs; `true` when the engine cannot tell in time, so that
@@ -208,15 +209,9 @@ impl Container {
 
     /// The last lines the server wrote, for a target that died.
     pub async fn log_tail(&self, lines: usize) -> String {
-        let read = async {
-            let guard = self.inner.lock().await;
-            let Some(c) = guard.as_ref() else { return String::new() };
-            let mut text = String::from_utf8_lossy(&c.stdout_to_vec().await.unwrap_or_default()).into_owned();
-            text.push_str(&String::from_utf8_lossy(&c.stderr_to_vec().await.unwrap_or_default()));
-            let all: Vec<&str> = text.lines().collect();
-            all[all.len().saturating_sub(lines)..].join("\n")
-        };
-        tokio::time::timeout(ENGINE_TIMEOUT, read).await.unwrap_or_else(|_| "(the container's log could not be read in time)".into())
+        let Some((mut all, err)) = self.log_streams().await else { return "(the container's log could not be read in time)".into() };
+        all.extend(err);
+        all[all.len().saturating_sub(lines)..].join("\n")
     }
 
     pub async fn remove(&self) {
