@@ -63,6 +63,9 @@ enum Commands {
     /// Write observed outcomes as expectations for targets that have none, editing the
     /// suite files in place (formatting and comments kept).
     Bless { results: PathBuf },
+    /// Remove the containers that dbcompat runs of this host left behind when they died
+    /// (SIGKILL, a crash); those of runs still going are kept.
+    Clean,
     /// Merge results files (e.g. shards) into one; exits 1 if they conflict.
     Merge {
         #[arg(required = true)]
@@ -133,6 +136,49 @@ pub fn main() -> ExitCode {
             }
         },
         Commands::Merge { ref results, ref out } => merge_command(results, out),
+        Commands::Clean => clean_command(),
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| {
+        eprintln!("error: cannot start the async runtime: {e}");
+        ExitCode::FAILURE
+    })
+}
+
+fn clean_command() -> ExitCode {
+    let runtime = match runtime() {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    runtime.block_on(async {
+        if let Err(e) = crate::target::container::engine_available().await {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+        match crate::target::container::remove_orphans().await {
+            Ok(n) => {
+                println!("removed {n} container(s) left by dbcompat runs that are gone");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
+/// Before a run starts containers: removes those that dead runs of this host left.
+async fn remove_orphans_before_run() {
+    if crate::target::container::engine_available().await.is_err() {
+        return; // the targets say why they cannot start
+    }
+    match crate::target::container::remove_orphans().await {
+        Ok(0) => {}
+        Ok(n) => eprintln!("removed {n} container(s) left by dbcompat runs that are gone"),
+        Err(e) => eprintln!("warning: could not look for containers left by earlier runs: {e}"),
     }
 }
 
@@ -257,15 +303,18 @@ fn run_command(matrix: &PathBuf, suites: &PathBuf, args: &RunArgs) -> ExitCode {
         step_timeout: Duration::from_millis(args.step_timeout_ms),
         ..Timing::default()
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match runtime() {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
+    let interrupt = run::Interrupt::new();
+    if let Err(e) = runtime.block_on(async { run::interrupt::listen(interrupt.clone()) }) {
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
+    }
     let started_at = now();
-    let mut pool = run::TargetPool::new(specs, timing).with_repeat(args.repeat);
+    let uses_containers = specs.iter().any(|t| matches!(t.launch, crate::matrix::Launch::Container { .. }));
+    let mut pool = run::TargetPool::new(specs, timing).with_repeat(args.repeat).with_interrupt(interrupt.clone());
     if args.sequential {
         pool = pool.sequential();
     }
@@ -281,6 +330,9 @@ fn run_command(matrix: &PathBuf, suites: &PathBuf, args: &RunArgs) -> ExitCode {
     // Only the targets this run has cases for are started.
     let needed: Vec<usize> = cases.iter().map(|c| c.target).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
     let results = runtime.block_on(async {
+        if uses_containers {
+            remove_orphans_before_run().await;
+        }
         for t in pool.launch_some(&needed).await {
             match &t.record.not_run {
                 Some(reason) => eprintln!("target {}: not run: {reason}", t.record.id),
@@ -289,7 +341,17 @@ fn run_command(matrix: &PathBuf, suites: &PathBuf, args: &RunArgs) -> ExitCode {
         }
         let progress: Arc<dyn Progress> = Arc::new(ConsoleProgress::new(&cases, &pool.planned_ids()));
         let results = run::execute(cases, pool.clone(), progress).await;
-        pool.shut_down().await;
+        if interrupt.is_set() {
+            // Fast and complete: every container of this process, started or half
+            // started, removed by force; the targets' own shut-down would wait on them.
+            match tokio::time::timeout(run::interrupt::REMOVAL_BOUND, crate::target::container::remove_all_of_this_process()).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => eprintln!("warning: containers may be left behind ({e}); the next run or `dbcompat clean` removes them"),
+                Err(_) => eprintln!("warning: the container engine did not remove this run's containers in time; the next run or `dbcompat clean` removes them"),
+            }
+        } else {
+            pool.shut_down().await;
+        }
         results
     });
     let results = RunResults {
@@ -305,6 +367,7 @@ fn run_command(matrix: &PathBuf, suites: &PathBuf, args: &RunArgs) -> ExitCode {
             shard: args.shard.map(|(k, n)| format!("{k}/{n}")),
             repeat: args.repeat,
         },
+        interrupted: interrupt.signal().map(|s| s.name().to_string()),
         targets: pool.records(),
         probes: s.iter().flat_map(|x| &x.probes).filter(|p| results.iter().any(|c| c.probe == p.id)).map(|p| crate::result::ProbeRecord::from_probe(p)).collect(),
         cases: results,
@@ -322,6 +385,12 @@ fn run_command(matrix: &PathBuf, suites: &PathBuf, args: &RunArgs) -> ExitCode {
     }
     print_summary(&results);
     println!("results: {}", args.out.join("results.json").display());
+    if let Some(signal) = interrupt.signal() {
+        eprintln!("interrupted by {}: the cases it kept from running are recorded as not run", signal.name());
+        // Exit now: the targets' handles would try to remove containers already gone.
+        let _ = std::io::stdout().flush();
+        std::process::exit(i32::from(signal.exit_code()));
+    }
     if results.cases.iter().all(|c| matches!(c.verdict, crate::result::Verdict::NotRun { .. })) {
         eprintln!("error: nothing was tested: no target that this run needed could run");
         return ExitCode::FAILURE;

@@ -160,6 +160,32 @@ pub enum SessionError {
     Harness(String),
 }
 
+/// Why a connection could not be made. `permanent` errors (a refused login, a database
+/// that does not exist) do not go away by waiting, so readiness does not retry them.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ConnectError {
+    pub message: String,
+    pub permanent: bool,
+}
+
+impl ConnectError {
+    /// A failure that may pass: the server is not listening yet, or is starting up.
+    pub fn transient(message: impl Into<String>) -> Self {
+        ConnectError { message: message.into(), permanent: false }
+    }
+
+    pub fn permanent(message: impl Into<String>) -> Self {
+        ConnectError { message: message.into(), permanent: true }
+    }
+}
+
+impl From<ConnectError> for String {
+    fn from(e: ConnectError) -> String {
+        e.message
+    }
+}
+
 /// Reaches a running session from another task: stops its statement (PostgreSQL's
 /// cancel request, MySQL's KILL QUERY, sqlite3_interrupt) and asks whether it is waiting
 /// for a lock.

@@ -38,7 +38,7 @@ use mysql_async::{Conn, Opts, OptsBuilder, Row, Value};
 
 use super::error::mysql_class;
 use super::text_rows::{expects_rows, render, ColumnKind};
-use super::{Canceller, Command, DbError, Diagnostic, Notes, Response, Session, SessionError, StatementResult};
+use super::{Canceller, Command, ConnectError, DbError, Diagnostic, Notes, Response, Session, SessionError, StatementResult};
 
 /// The largest packet the client sends or accepts: the protocol's limit, so the
 /// server's own max_allowed_packet is the one that decides.
@@ -99,8 +99,8 @@ struct Cursor {
 
 impl MySqlSession {
     /// Connects; `admin` is where KILL QUERY and lock questions are sent from.
-    pub async fn connect(options: &MySqlOptions, admin: MySqlOptions) -> Result<Self, String> {
-        let conn = options.connect().await.map_err(|e| e.to_string())?;
+    pub async fn connect(options: &MySqlOptions, admin: MySqlOptions) -> Result<Self, ConnectError> {
+        let conn = options.connect().await.map_err(connect_error)?;
         let id = conn.id();
         Ok(MySqlSession { conn, id, admin, notes: Notes::default(), cursors: HashMap::new() })
     }
@@ -222,6 +222,18 @@ async fn run(conn: &mut Conn, sql: &str, notes: &mut Notes) -> Result<Result<Out
         }
         Err(e) => Err(session_error(e)),
     }
+}
+
+/// Refused logins (1044, 1045, 1698), a missing database (1049) and an authentication
+/// plugin the client lacks (1251, 2059) do not pass by waiting; a server still starting
+/// up (connection refused, reset, 1053 shutdown in progress) may.
+fn connect_error(e: mysql_async::Error) -> ConnectError {
+    let permanent = match &e {
+        mysql_async::Error::Server(s) => matches!(s.code, 1044 | 1045 | 1049 | 1251 | 1698),
+        mysql_async::Error::Driver(d) => matches!(d, mysql_async::DriverError::UnknownAuthPlugin { .. }),
+        _ => false,
+    };
+    ConnectError { message: e.to_string(), permanent }
 }
 
 fn session_error(e: mysql_async::Error) -> SessionError {

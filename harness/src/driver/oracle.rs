@@ -13,7 +13,7 @@ use tokio::sync::oneshot;
 
 use super::error::oracle_class;
 use super::text_rows::{render, ColumnKind};
-use super::{Canceller, Command, DbError, Response, Session, SessionError, StatementResult};
+use super::{Canceller, Command, ConnectError, DbError, Response, Session, SessionError, StatementResult};
 
 /// Whether the Oracle client library can be loaded; the error says how to get it.
 pub fn client_available() -> Result<(), String> {
@@ -31,11 +31,17 @@ pub struct OracleSession {
 
 impl OracleSession {
     /// Connects as `user` to `//host:port/service`, off the async runtime's threads.
-    pub async fn connect(user: String, password: String, connect_string: String) -> Result<Self, String> {
+    pub async fn connect(user: String, password: String, connect_string: String) -> Result<Self, ConnectError> {
         let conn = tokio::task::spawn_blocking(move || Connection::connect(user, password, connect_string))
             .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| ConnectError::transient(e.to_string()))?
+            .map_err(|e| {
+                // ORA-01017 wrong user or password, ORA-28000 locked, ORA-28001 expired,
+                // ORA-01045 no CREATE SESSION: none passes by waiting. The listener's
+                // errors while the database opens (ORA-12514, ORA-12541) may.
+                let permanent = e.db_error().is_some_and(|d| matches!(d.code(), 1017 | 1045 | 28000 | 28001));
+                ConnectError { message: e.to_string(), permanent }
+            })?;
         let conn = Arc::new(conn);
         let (requests, inbox) = mpsc::channel::<(Command, Reply)>();
         let served = conn.clone();
@@ -47,7 +53,7 @@ impl OracleSession {
                 }
                 let _ = served.close();
             })
-            .map_err(|e| format!("cannot start a session thread: {e}"))?;
+            .map_err(|e| ConnectError::transient(format!("cannot start a session thread: {e}")))?;
         Ok(OracleSession { requests, conn })
     }
 }

@@ -32,7 +32,7 @@ use tokio::net::TcpStream;
 
 use super::error::postgres_class;
 use super::text_rows::{expects_rows, render, ColumnKind};
-use super::{Canceller, Command, DbError, Diagnostic, Notes, Response, Session, SessionError, StatementResult};
+use super::{Canceller, Command, ConnectError, DbError, Diagnostic, Notes, Response, Session, SessionError, StatementResult};
 
 /// Where a server listens and how to log in; `search_path` makes a schema the session's own.
 #[derive(Clone)]
@@ -89,8 +89,10 @@ pub struct PgSession<S = TcpStream> {
 
 impl PgSession<TcpStream> {
     /// Connects; `admin` is where a cancel request and the lock-wait question are sent.
-    pub async fn connect(options: &PgConnect, admin: PgConnect) -> Result<Self, String> {
-        let stream = TcpStream::connect(options.address()).await.map_err(|e| format!("cannot connect to {}:{}: {e}", options.host, options.port))?;
+    pub async fn connect(options: &PgConnect, admin: PgConnect) -> Result<Self, ConnectError> {
+        let stream = TcpStream::connect(options.address())
+            .await
+            .map_err(|e| ConnectError::transient(format!("cannot connect to {}:{}: {e}", options.host, options.port)))?;
         let _ = stream.set_nodelay(true);
         PgSession::start(stream, options, admin).await
     }
@@ -99,11 +101,17 @@ impl PgSession<TcpStream> {
 impl<S: AsyncRead + AsyncWrite + Unpin + Send + Sync + 'static> PgSession<S> {
     /// Sends the startup packet on an open stream, authenticates and waits for the
     /// server to be ready.
-    pub async fn start(stream: S, options: &PgConnect, admin: PgConnect) -> Result<Self, String> {
+    pub async fn start(stream: S, options: &PgConnect, admin: PgConnect) -> Result<Self, ConnectError> {
         let mut session = PgSession { stream, read: BytesMut::with_capacity(8192), parameters: BTreeMap::new(), pid: 0, secret: 0, admin, notes: Notes::default() };
         session.handshake(options).await.map_err(|e| match e {
-            Startup::Io(e) => format!("connection lost during startup: {e}"),
-            Startup::Refused(e) => e,
+            Startup::Io(e) => ConnectError::transient(format!("connection lost during startup: {e}")),
+            Startup::Refused(e) => ConnectError::permanent(e),
+            Startup::Error { code, message } => {
+                // Class 28 is a refused login and 3D000 a missing database; anything
+                // else at startup (57P03 "starting up", 53300 too many clients) may pass.
+                let text = format!("{code}: {message}");
+                if code.starts_with("28") || code == "3D000" { ConnectError::permanent(text) } else { ConnectError::transient(text) }
+            }
         })?;
         Ok(session)
     }
@@ -168,7 +176,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + Sync + 'static> PgSession<S> {
                 Message::NoticeResponse(_) => {}
                 Message::ErrorResponse(body) => {
                     let e = db_error(body.fields())?;
-                    return Err(Startup::Refused(format!("{}: {}", e.code, e.message)));
+                    return Err(Startup::Error { code: e.code, message: e.message });
                 }
                 Message::ReadyForQuery(_) => return Ok(()),
                 _ => return Err(Startup::Refused("unexpected message during startup".into())),
@@ -271,6 +279,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + Sync + 'static> PgSession<S> {
 
 enum Startup {
     Io(io::Error),
+    /// The server's ErrorResponse.
+    Error { code: String, message: String },
+    /// The exchange cannot succeed (an authentication method this session lacks).
     Refused(String),
 }
 
@@ -576,4 +587,24 @@ mod tests {
         assert_eq!(affected("BEGIN"), 0);
         assert_eq!(affected("CREATE TABLE"), 0);
     }
+
+    #[tokio::test]
+    async fn a_refused_login_is_permanent_and_a_starting_server_is_not() {
+        for (code, permanent) in [("28P01", true), ("3D000", true), ("57P03", false)] {
+            let (client, mut server) = tokio::io::duplex(1 << 16);
+            let script = async {
+                let len = server.read_u32().await.unwrap() as usize;
+                let mut startup = vec![0; len - 4];
+                server.read_exact(&mut startup).await.unwrap();
+                let reply = report(b'E', &[(b'S', "FATAL"), (b'C', code), (b'M', "no")]);
+                server.write_all(&reply).await.unwrap();
+            };
+            let options = params();
+            let (session, ()) = tokio::join!(PgSession::start(client, &options, params()), script);
+            let error = session.err().expect("the login fails");
+            assert_eq!(error.permanent, permanent, "{code}: {error}");
+            assert!(error.message.starts_with(code), "{error}");
+        }
+    }
+
 }

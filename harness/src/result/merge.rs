@@ -35,6 +35,8 @@ pub fn merge(runs: Vec<RunResults>) -> Result<(RunResults, MergeReport), String>
         }
         merged.started_at = merged.started_at.min(run.started_at);
         merged.finished_at = merged.finished_at.max(run.finished_at);
+        // One interrupted shard makes the whole incomplete.
+        merged.interrupted = merged.interrupted.take().or(run.interrupted);
         if !merged.host.split(", ").any(|h| h == run.host) {
             merged.host = format!("{}, {}", merged.host, run.host);
         }
@@ -94,6 +96,7 @@ mod tests {
             finished_at: "2026-01-01T00:01:00Z".into(),
             host: host.into(),
             settings: RunSettings { blocking_window_ms: 300, step_timeout_ms: 10_000, filters: vec![], shard: None, repeat: 1 },
+            interrupted: None,
             targets: cases
                 .iter()
                 .map(|(_, t, _)| TargetRecord { id: t.to_string(), backend: crate::backend::Backend::Sqlite, server_version: Some("3".into()), launch: "embedded".into(), not_run: None })

@@ -28,6 +28,10 @@ pub struct RunResults {
     pub finished_at: String,
     pub host: String,
     pub settings: RunSettings,
+    /// The signal that stopped the run before it finished ("SIGINT"); cases it kept
+    /// from running are not run, saying so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interrupted: Option<String>,
     pub targets: Vec<TargetRecord>,
     /// What every probe in the run asks and claims, so reports need no suite files.
     pub probes: Vec<ProbeRecord>,

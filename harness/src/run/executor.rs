@@ -7,6 +7,7 @@ use tokio::sync::{OnceCell, RwLock, Semaphore};
 use tokio::task::JoinSet;
 
 use super::interpreter::{run_case, Timing};
+use super::interrupt::Interrupt;
 use super::plan::Case;
 use crate::matrix::TargetSpec;
 use crate::result::{judge, CaseResult, OutcomeCount, TargetRecord, Verdict};
@@ -38,6 +39,8 @@ pub struct TargetPool {
     /// `--sequential`: one case at a time across all targets (for measuring what
     /// concurrency buys); targets are then also started one after another.
     sequential: Option<Semaphore>,
+    /// Once set, no case starts and running ones are abandoned.
+    interrupt: Arc<Interrupt>,
 }
 
 impl TargetPool {
@@ -46,7 +49,13 @@ impl TargetPool {
             .into_iter()
             .map(|spec| Slot { spec, launched: OnceCell::new(), jobs: OnceCell::new(), alone: RwLock::new(()) })
             .collect();
-        TargetPool { slots, timing, repeat: 1, sequential: None }
+        TargetPool { slots, timing, repeat: 1, sequential: None, interrupt: Interrupt::new() }
+    }
+
+    /// Stops starting and running cases when `interrupt` is set.
+    pub fn with_interrupt(mut self, interrupt: Arc<Interrupt>) -> Self {
+        self.interrupt = interrupt;
+        self
     }
 
     pub fn with_repeat(mut self, repeat: usize) -> Self {
@@ -76,8 +85,16 @@ impl TargetPool {
         self.launch_some(&all).await
     }
 
-    /// Starts the given targets, concurrently unless the pool is sequential.
+    /// Starts the given targets, concurrently unless the pool is sequential. Returns
+    /// early, with the targets ready so far, when the run is interrupted.
     pub async fn launch_some(&self, indices: &[usize]) -> Vec<&Launched> {
+        tokio::select! {
+            launched = self.launch_some_unbounded(indices) => launched,
+            () = self.interrupt.wait() => indices.iter().filter_map(|&i| self.slots[i].launched.get()).collect(),
+        }
+    }
+
+    async fn launch_some_unbounded(&self, indices: &[usize]) -> Vec<&Launched> {
         if self.sequential.is_some() {
             let mut out = Vec::new();
             for &i in indices {
@@ -101,7 +118,25 @@ impl TargetPool {
 
     /// Runs one probe on one target, waiting for its turn on that target; with
     /// `repeat` > 1, runs it that many times and reports varying outcomes as flaky.
+    /// An interrupted run gives the case as not run, saying so.
     pub async fn run(&self, probe: &Probe, index: usize) -> CaseResult {
+        let interrupted = |when: &str| {
+            let id = target::planned_id(&self.slots[index].spec);
+            let mut r = CaseResult::new(&probe.id, &probe.area, &probe.file.display().to_string(), &id);
+            let by = self.interrupt.signal().map_or("a signal", |s| s.name());
+            r.verdict = Verdict::NotRun { reason: format!("the run was interrupted ({by}) {when}") };
+            r
+        };
+        if self.interrupt.is_set() {
+            return interrupted("before this case started");
+        }
+        tokio::select! {
+            result = self.run_repeated(probe, index) => result,
+            () = self.interrupt.wait() => interrupted("before this case finished (its sessions, if any, were closed)"),
+        }
+    }
+
+    async fn run_repeated(&self, probe: &Probe, index: usize) -> CaseResult {
         let mut first = self.run_once(probe, index).await;
         if self.repeat == 1 || first.outcome.is_none() && !matches!(first.verdict, Verdict::Error { .. }) {
             return first;

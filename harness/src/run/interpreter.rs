@@ -58,13 +58,18 @@ pub async fn run_case(probe: &Probe, target: &dyn Target, timing: &Timing) -> Ca
     let restarts = probe.steps.iter().filter(|s| matches!(s.action, Action::Restart(_))).count() as u32;
     let budget = timing.step_timeout * (probe.steps.len() as u32 + probe.sessions.len() as u32 + 6) + timing.restart_timeout * restarts;
     let stage = Arc::new(Mutex::new(String::from("starting")));
-    match tokio::time::timeout(budget, run_case_bounded(probe, target, timing, stage.clone())).await {
+    let mut run = match tokio::time::timeout(budget, run_case_bounded(probe, target, timing, stage.clone())).await {
         Ok(run) => run,
         Err(_) => {
             let at = stage.lock().unwrap_or_else(|p| p.into_inner()).clone();
             CaseRun { outcome: Err(format!("the case did not finish within {budget:?}; it was {at}")), transcript: Vec::new(), duration: started.elapsed() }
         }
+    };
+    // A lost connection reads "connection refused" or "EOF"; the target may know more.
+    if let Err(e) = run.outcome {
+        run.outcome = Err(target.explain_failure(e).await);
     }
+    run
 }
 
 async fn run_case_bounded(probe: &Probe, target: &dyn Target, timing: &Timing, stage: Arc<Mutex<String>>) -> CaseRun {

@@ -147,6 +147,7 @@ mod tests {
             finished_at: String::new(),
             host: String::new(),
             settings: RunSettings { blocking_window_ms: 0, step_timeout_ms: 0, filters: vec![], shard: None, repeat: 1 },
+            interrupted: None,
             targets: vec![
                 target("pg16", Backend::Postgres, "16.4"),
                 target("pg17", Backend::Postgres, "17.2 (Debian)"),

@@ -1,8 +1,10 @@
 //! A database server in a container, through the Docker API (Docker itself, or Podman's
-//! compatible service: set DOCKER_HOST). Containers carry the labels `dbcompat=1` and
-//! `dbcompat.pid=<the harness's process id>`, and are removed when the target shuts
-//! down, when the process is interrupted (testcontainers' watchdog), and when dropped.
-//! `podman rm -f $(podman ps -aq --filter label=dbcompat)` clears any left by a crash.
+//! compatible service: set DOCKER_HOST). Containers carry the labels `dbcompat=1`,
+//! `dbcompat.host`, `dbcompat.pid` and `dbcompat.pid-start` (which process on which host
+//! started them), and are removed when the target shuts down, when the run is
+//! interrupted (run/interrupt.rs), and when dropped. Those of a process that died
+//! without removing them (SIGKILL) are removed by the next run or by `dbcompat clean`
+//! (see `remove_orphans`), and only those: other live runs' containers are left alone.
 
 use std::time::Duration;
 
@@ -17,6 +19,11 @@ use crate::suite::RestartKind;
 pub const PASSWORD: &str = "dbcompat";
 /// The label holding the process id of the harness that started a container.
 pub const PID_LABEL: &str = "dbcompat.pid";
+/// The host the harness ran on: a process id means something only there.
+pub const HOST_LABEL: &str = "dbcompat.host";
+/// When that process started (clock ticks since boot), so a reused process id is
+/// not taken for the process that started the container.
+pub const PID_START_LABEL: &str = "dbcompat.pid-start";
 /// A label unique to each container, so that one whose start failed half way (created,
 /// never started, no handle returned) can still be found and removed.
 pub const INSTANCE_LABEL: &str = "dbcompat.instance";
@@ -68,16 +75,78 @@ pub async fn engine_available() -> Result<(), String> {
 /// Removes any container carrying this instance label (one whose start failed after it
 /// was created leaves no handle to remove it by).
 pub async fn remove_labelled(instance: &str) {
+    let _ = tokio::time::timeout(ENGINE_TIMEOUT, remove_matching(&format!("{INSTANCE_LABEL}={instance}"), |_| true)).await;
+}
+
+/// Removes every container this process started, finished or half started; returns
+/// how many. What an interrupted run does last.
+pub async fn remove_all_of_this_process() -> Result<usize, String> {
+    let pid = std::process::id().to_string();
+    let host = this_host();
+    let mine = move |labels: &Labels| labels.get(HOST_LABEL).is_none_or(|h| *h == host) && labels.get(PID_LABEL) == Some(&pid);
+    tokio::time::timeout(ENGINE_TIMEOUT, remove_matching(&format!("{PID_LABEL}={}", std::process::id()), mine))
+        .await
+        .unwrap_or_else(|_| Err(format!("the container engine did not answer within {ENGINE_TIMEOUT:?}")))
+}
+
+/// Removes the containers left by dbcompat processes of this host that are gone;
+/// returns how many. Containers of live processes, and of other hosts, are kept.
+pub async fn remove_orphans() -> Result<usize, String> {
+    let host = this_host();
+    tokio::time::timeout(ENGINE_TIMEOUT, remove_matching("dbcompat=1", move |labels| is_orphan(labels, &host, process_start)))
+        .await
+        .unwrap_or_else(|_| Err(format!("the container engine did not answer within {ENGINE_TIMEOUT:?}")))
+}
+
+type Labels = std::collections::HashMap<String, String>;
+
+/// Whether a container's labels name a process of `host` that no longer runs.
+/// `start_of(pid)` is the running process's start time, `None` when there is none.
+/// A container without the host label (older dbcompat) is never taken for an orphan.
+fn is_orphan(labels: &Labels, host: &str, start_of: impl Fn(u32) -> Option<String>) -> bool {
+    let Some(pid) = labels.get(PID_LABEL).and_then(|p| p.parse::<u32>().ok()) else { return false };
+    if labels.get(HOST_LABEL).map(String::as_str) != Some(host) {
+        return false;
+    }
+    match start_of(pid) {
+        None => true,
+        // The id was reused by a process that started at another time.
+        Some(now) => labels.get(PID_START_LABEL).is_some_and(|then| !then.is_empty() && !now.is_empty() && *then != now),
+    }
+}
+
+/// Removes the containers the engine lists for `filter` whose labels pass `keep`.
+async fn remove_matching(filter: &str, chosen: impl Fn(&Labels) -> bool) -> Result<usize, String> {
     use testcontainers::bollard::query_parameters::{ListContainersOptions, RemoveContainerOptions};
-    let cleanup = async {
-        let Ok(docker) = testcontainers::core::client::docker_client_instance().await else { return };
-        let filters = std::collections::HashMap::from([("label".to_string(), vec![format!("{INSTANCE_LABEL}={instance}")])]);
-        let listed = docker.list_containers(Some(ListContainersOptions { all: true, filters: Some(filters), ..Default::default() })).await;
-        for id in listed.unwrap_or_default().into_iter().filter_map(|c| c.id) {
-            let _ = docker.remove_container(&id, Some(RemoveContainerOptions { force: true, v: true, link: false })).await;
+    let docker = testcontainers::core::client::docker_client_instance().await.map_err(|e| format!("no container engine: {e}"))?;
+    let filters = std::collections::HashMap::from([("label".to_string(), vec![filter.to_string()])]);
+    let listed = docker
+        .list_containers(Some(ListContainersOptions { all: true, filters: Some(filters), ..Default::default() }))
+        .await
+        .map_err(|e| format!("listing containers failed: {e}"))?;
+    let ids: Vec<String> = listed.into_iter().filter(|c| chosen(&c.labels.clone().unwrap_or_default())).filter_map(|c| c.id).collect();
+    let removals = ids.iter().map(|id| docker.remove_container(id, Some(RemoveContainerOptions { force: true, v: true, link: false })));
+    let removed = futures_util::future::join_all(removals).await;
+    Ok(removed.iter().filter(|r| r.is_ok()).count())
+}
+
+fn this_host() -> String {
+    gethostname::gethostname().to_string_lossy().into_owned()
+}
+
+/// A running process's start time (field 22 of /proc/PID/stat), `None` when no such
+/// process runs. Where /proc is missing, a process that answers signal 0 counts as
+/// running, with an unknown start time.
+fn process_start(pid: u32) -> Option<String> {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The command name (field 2) is in parentheses and may hold spaces.
+        Ok(stat) => Some(stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().nth(19).unwrap_or("").to_string()).unwrap_or_default()),
+        Err(_) if std::path::Path::new("/proc/self/stat").exists() => None,
+        Err(_) => {
+            let alive = unsafe { libc::kill(pid as libc::pid_t, 0) } == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+            alive.then(String::new)
         }
-    };
-    let _ = tokio::time::timeout(ENGINE_TIMEOUT, cleanup).await;
+    }
 }
 
 /// A call to the container engine, bounded in time.
@@ -111,7 +180,9 @@ impl Container {
             .with_mapped_port(host_port, port.tcp())
             .with_labels([
                 ("dbcompat".to_string(), "1".to_string()),
+                (HOST_LABEL.to_string(), this_host()),
                 (PID_LABEL.to_string(), std::process::id().to_string()),
+                (PID_START_LABEL.to_string(), process_start(std::process::id()).unwrap_or_default()),
                 (INSTANCE_LABEL.to_string(), instance.clone()),
             ])
             .with_startup_timeout(timeout);
@@ -207,6 +278,29 @@ impl Container {
         tokio::time::timeout(ENGINE_TIMEOUT, ask).await.unwrap_or(true)
     }
 
+    /// How the container ended ("exited with code 137 (killed)"), `None` while it runs
+    /// or when the engine cannot tell.
+    pub async fn exit_status(&self) -> Option<String> {
+        let ask = async {
+            let guard = self.inner.lock().await;
+            let c = guard.as_ref()?;
+            let docker = testcontainers::core::client::docker_client_instance().await.ok()?;
+            let state = docker.inspect_container(c.id(), None).await.ok()?.state?;
+            if state.running == Some(true) {
+                return None;
+            }
+            let code = state.exit_code.unwrap_or(-1);
+            let why = match (code, state.oom_killed) {
+                (_, Some(true)) => " (killed: out of memory)",
+                (137, _) => " (killed by SIGKILL)",
+                (143, _) => " (stopped by SIGTERM)",
+                _ => "",
+            };
+            Some(format!("exited with code {code}{why}"))
+        };
+        tokio::time::timeout(ENGINE_TIMEOUT, ask).await.ok().flatten()
+    }
+
     /// The last lines the server wrote, for a target that died.
     pub async fn log_tail(&self, lines: usize) -> String {
         let Some((mut all, err)) = self.log_streams().await else { return "(the container's log could not be read in time)".into() };
@@ -219,5 +313,37 @@ impl Container {
         if let Some(c) = taken {
             let _ = tokio::time::timeout(ENGINE_TIMEOUT, c.rm()).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels(pairs: &[(&str, &str)]) -> Labels {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn only_containers_of_dead_processes_of_this_host_are_orphans() {
+        let gone = |_: u32| None;
+        let alive = |_: u32| Some("500".to_string());
+        let ours = labels(&[(HOST_LABEL, "h"), (PID_LABEL, "42"), (PID_START_LABEL, "500")]);
+        assert!(is_orphan(&ours, "h", gone), "its process is gone");
+        assert!(!is_orphan(&ours, "h", alive), "its process still runs");
+        assert!(!is_orphan(&ours, "other", gone), "a process id of another host says nothing here");
+        let reused = |_: u32| Some("900".to_string());
+        assert!(is_orphan(&ours, "h", reused), "the id now belongs to a process started later");
+        let older = labels(&[(PID_LABEL, "42")]);
+        assert!(!is_orphan(&older, "h", gone), "without a host label nothing is assumed");
+        let unknown_start = labels(&[(HOST_LABEL, "h"), (PID_LABEL, "42")]);
+        assert!(!is_orphan(&unknown_start, "h", alive), "a live process with no recorded start time is kept");
+    }
+
+    #[test]
+    fn this_process_is_running_with_a_start_time() {
+        let me = process_start(std::process::id()).expect("this process runs");
+        assert!(!me.is_empty() && me.chars().all(|c| c.is_ascii_digit()), "{me}");
+        assert_eq!(process_start(std::process::id()), Some(me), "the start time is stable");
     }
 }

@@ -52,6 +52,11 @@ pub trait Target: Send + Sync {
     /// Removes a namespace; failures are not the case's concern.
     async fn drop_namespace(&self, namespace: &Namespace);
 
+    /// A case's error, with what the target knows of why (a server that died says so).
+    async fn explain_failure(&self, error: String) -> String {
+        error
+    }
+
     /// Releases what the target started (its container). Called once, at the end.
     async fn shut_down(&self) {}
 }
@@ -129,8 +134,8 @@ async fn start_container(backend: Backend, image: &str, tag: &str, args: &[Strin
     let deadline = Instant::now() + timeout;
     let (c, host, port, user) = container::Container::start(backend, image, tag, args, timeout).await?;
     let endpoint = server::Endpoint { host, port, user: user.into(), password: container::PASSWORD.into(), database: None };
-    if let Err(e) = server::wait_ready(&endpoint, backend, deadline).await {
-        let e = format!("{e}; the server's last log lines:\n{}", c.log_tail(15).await);
+    if let Err(e) = server::wait_ready(&endpoint, backend, Some(&c), deadline).await {
+        let e = if e.contains("last log lines") { e } else { format!("{e}; the server's last log lines:\n{}", c.log_tail(15).await) };
         c.remove().await;
         return Err(e);
     }
@@ -139,6 +144,7 @@ async fn start_container(backend: Backend, image: &str, tag: &str, args: &[Strin
             let v = t.version_text.clone();
             Ok((Arc::new(t), v))
         }
+        // The container went with the target that was not made (its handle removes it).
         Err(e) => Err(e),
     }
 }
@@ -148,7 +154,7 @@ async fn start_external(backend: Backend, url: &crate::matrix::UrlSource) -> Res
         return Err(reason);
     }
     let endpoint = external::parse_url(backend, &url.resolve()?)?;
-    server::wait_ready(&endpoint, backend, Instant::now() + Duration::from_secs(30)).await?;
+    server::wait_ready(&endpoint, backend, None, Instant::now() + Duration::from_secs(30)).await?;
     let t = server::ServerTarget::new(backend, endpoint, None, Duration::from_secs(30)).await?;
     let v = t.version_text.clone();
     Ok((Arc::new(t), v))

@@ -13,7 +13,7 @@ use super::{server_log, Namespace, RestartReport, Target};
 use crate::backend::Backend;
 use crate::driver::mysql::{MySqlOptions, MySqlSession};
 use crate::driver::postgres::{PgConnect, PgSession};
-use crate::driver::{Command, Session};
+use crate::driver::{Command, ConnectError, Session};
 use crate::suite::RestartKind;
 use crate::version::Version;
 
@@ -63,7 +63,7 @@ impl Endpoint {
 
     /// Connects a session to a database (the administrative one when `None`). On Oracle
     /// a namespace is a user: `database` is the user to log in as.
-    pub async fn connect(&self, backend: Backend, database: Option<&str>) -> Result<Box<dyn Session>, String> {
+    pub async fn connect(&self, backend: Backend, database: Option<&str>) -> Result<Box<dyn Session>, ConnectError> {
         match backend {
             #[cfg(feature = "oracle")]
             Backend::Oracle => {
@@ -79,7 +79,7 @@ impl Endpoint {
             Backend::Mysql | Backend::Mariadb => {
                 MySqlSession::connect(&self.mysql(backend, database), self.mysql(backend, None)).await.map(|s| Box::new(s) as Box<dyn Session>)
             }
-            other => Err(format!("{other} is not reached through this driver")),
+            other => Err(ConnectError::permanent(format!("{other} is not reached through this driver"))),
         }
     }
 }
@@ -87,21 +87,21 @@ impl Endpoint {
 /// Runs one statement on a connection of its own (the server may not be a target yet,
 /// or may be starting) and returns its first value as text. Bounded like every
 /// administrative call: a connect that never answers must not outlast a deadline.
-async fn query_fresh(endpoint: &Endpoint, backend: Backend, sql: &str) -> Result<String, String> {
+async fn query_fresh(endpoint: &Endpoint, backend: Backend, sql: &str) -> Result<String, ConnectError> {
     tokio::time::timeout(ADMIN_TIMEOUT, query_fresh_unbounded(endpoint, backend, sql))
         .await
-        .unwrap_or_else(|_| Err(format!("`{sql}` did not finish within {ADMIN_TIMEOUT:?}")))
+        .unwrap_or_else(|_| Err(ConnectError::transient(format!("`{sql}` did not finish within {ADMIN_TIMEOUT:?}"))))
 }
 
-async fn query_fresh_unbounded(endpoint: &Endpoint, backend: Backend, sql: &str) -> Result<String, String> {
+async fn query_fresh_unbounded(endpoint: &Endpoint, backend: Backend, sql: &str) -> Result<String, ConnectError> {
     let mut session = endpoint.connect(backend, None).await?;
     let result = session.execute(&Command::Sql(sql.to_string())).await;
     session.close().await;
     match result {
         Ok(Ok(crate::driver::Response::Rows { rows, .. })) => Ok(rows.first().and_then(|r| r.first()).cloned().unwrap_or_default()),
         Ok(Ok(_)) => Ok(String::new()),
-        Ok(Err(e)) => Err(format!("`{sql}` failed: {} {}", e.code, e.message)),
-        Err(e) => Err(e.to_string()),
+        Ok(Err(e)) => Err(ConnectError::transient(format!("`{sql}` failed: {} {}", e.code, e.message))),
+        Err(e) => Err(ConnectError::transient(e.to_string())),
     }
 }
 
@@ -109,13 +109,24 @@ fn ping_sql(backend: Backend) -> &'static str {
     if backend == Backend::Oracle { "SELECT 1 FROM dual" } else { "SELECT 1" }
 }
 
-/// Waits until the server accepts a connection and answers `SELECT 1`.
-pub async fn wait_ready(endpoint: &Endpoint, backend: Backend, deadline: Instant) -> Result<(), String> {
+/// Waits until the server accepts a connection and answers `SELECT 1`. Gives up at
+/// once on an error that waiting cannot mend (a refused login), and, for a container,
+/// as soon as the container has exited, with its exit code and last log lines.
+pub async fn wait_ready(endpoint: &Endpoint, backend: Backend, container: Option<&Container>, deadline: Instant) -> Result<(), String> {
     let mut last = String::from("no attempt made");
+    let mut attempts = 0u32;
     while Instant::now() < deadline {
         match query_fresh(endpoint, backend, ping_sql(backend)).await {
             Ok(_) => return Ok(()),
-            Err(e) => last = e,
+            Err(e) if e.permanent => return Err(format!("the server refused the connection (not retried: waiting does not change this answer): {e}")),
+            Err(e) => last = e.message,
+        }
+        attempts += 1;
+        // Asking the engine costs more than a connect: every fifth failed attempt.
+        if let Some(c) = container.filter(|_| attempts % 5 == 1) {
+            if let Some(status) = c.exit_status().await {
+                return Err(format!("the container {status} while the server was starting; its last log lines:\n{}", c.log_tail(15).await));
+            }
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -148,7 +159,7 @@ impl ServerTarget {
             Backend::Oracle => "SELECT version_full FROM product_component_version WHERE product LIKE 'Oracle%'",
             _ => "SELECT VERSION()",
         };
-        let version_text = query_fresh(&endpoint, backend, query).await?.trim_matches('\'').to_string();
+        let version_text = query_fresh(&endpoint, backend, query).await.map_err(String::from)?.trim_matches('\'').to_string();
         let is_mariadb = version_text.to_ascii_lowercase().contains("mariadb");
         if backend == Backend::Mysql && is_mariadb || backend == Backend::Mariadb && !is_mariadb {
             return Err(format!("the server reports `{version_text}`, which is not {backend}"));
@@ -211,13 +222,23 @@ impl ServerTarget {
     }
 
     /// After a failure: if the container has died, remember why, so the target's
-    /// remaining cases fail at once instead of each waiting on a dead server.
+    /// remaining cases fail at once instead of each waiting on a dead server, and say
+    /// so in the error (a bare "connection refused" does not name the dead server).
     async fn diagnose(&self, error: String) -> String {
+        if let Some(reason) = self.dead() {
+            return format!("{reason}\n(the case's own error: {error})");
+        }
         if let Some(c) = &self.container {
             if !c.is_running().await {
-                let reason = format!("the container stopped running; its last log lines:\n{}", c.log_tail(20).await);
+                let status = c.exit_status().await.unwrap_or_else(|| "stopped".into());
+                let reason = format!(
+                    "the {} {} server's container stopped running ({status}); its last log lines:\n{}",
+                    self.backend,
+                    self.version,
+                    c.log_tail(20).await
+                );
                 *self.dead.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason.clone());
-                return reason;
+                return format!("{reason}\n(the case's own error: {error})");
             }
         }
         error
@@ -287,7 +308,7 @@ impl Target for ServerTarget {
         }
         match self.endpoint().connect(self.backend, Some(&namespace.location)).await {
             Ok(s) => Ok(s),
-            Err(e) => Err(self.diagnose(e).await),
+            Err(e) => Err(self.diagnose(e.message).await),
         }
     }
 
@@ -310,7 +331,7 @@ impl Target for ServerTarget {
             e.port = port;
             e.clone()
         };
-        wait_ready(&endpoint, self.backend, Instant::now() + self.ready_timeout).await?;
+        wait_ready(&endpoint, self.backend, Some(container), Instant::now() + self.ready_timeout).await?;
         let (up, _) = container.log_since(after_down).await;
         let verdict = server_log::judge(self.backend, kind, &down, &up);
         if let Some(contradiction) = verdict.contradiction {
@@ -334,6 +355,10 @@ impl Target for ServerTarget {
             _ => format!("DROP DATABASE IF EXISTS {ident}"),
         };
         let _ = self.admin(&sql).await;
+    }
+
+    async fn explain_failure(&self, error: String) -> String {
+        self.diagnose(error).await
     }
 
     async fn shut_down(&self) {
