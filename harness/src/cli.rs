@@ -170,18 +170,6 @@ fn clean_command() -> ExitCode {
     })
 }
 
-/// Before a run starts containers: removes those that dead runs of this host left.
-async fn remove_orphans_before_run() {
-    if crate::target::container::engine_available().await.is_err() {
-        return; // the targets say why they cannot start
-    }
-    match crate::target::container::remove_orphans().await {
-        Ok(0) => {}
-        Ok(n) => eprintln!("removed {n} container(s) left by dbcompat runs that are gone"),
-        Err(e) => eprintln!("warning: could not look for containers left by earlier runs: {e}"),
-    }
-}
-
 /// Invalid input: exit code 2, every diagnostic on stderr.
 fn invalid(d: &Diagnostics) -> ExitCode {
     eprintln!("{d}");
@@ -331,7 +319,7 @@ fn run_command(matrix: &PathBuf, suites: &PathBuf, args: &RunArgs) -> ExitCode {
     let needed: Vec<usize> = cases.iter().map(|c| c.target).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
     let results = runtime.block_on(async {
         if uses_containers {
-            remove_orphans_before_run().await;
+            crate::target::container::remove_orphans_before_run().await;
         }
         for t in pool.launch_some(&needed).await {
             match &t.record.not_run {

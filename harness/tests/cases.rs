@@ -16,9 +16,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use dbcompat::matrix::Matrix;
+use dbcompat::matrix::{Launch, Matrix};
 use dbcompat::result::{CaseResult, Verdict};
-use dbcompat::run::{plan, TargetPool, Timing};
+use dbcompat::run::{interrupt, plan, Interrupt, TargetPool, Timing};
+use dbcompat::target::container;
 use dbcompat::suite;
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
 
@@ -56,7 +57,16 @@ fn main() {
         .collect();
 
     let runtime = Arc::new(tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime"));
-    let pool = Arc::new(TargetPool::new(specs, Timing::default()));
+    // As `dbcompat run`: a signal stops the trials and removes the containers, and
+    // containers that dead runs left are removed first.
+    let interrupt = Interrupt::new();
+    runtime.block_on(async {
+        interrupt::listen(interrupt.clone()).expect("signal handlers");
+        if specs.iter().any(|t| matches!(t.launch, Launch::Container { .. })) {
+            container::remove_orphans_before_run().await;
+        }
+    });
+    let pool = Arc::new(TargetPool::new(specs, Timing::default()).with_interrupt(interrupt.clone()));
     let trials = plan(&suites, &pool.planned_ids(), &[])
         .into_iter()
         .map(|case| {
@@ -72,6 +82,10 @@ fn main() {
         .collect();
     let conclusion = libtest_mimic::run(&args, trials);
     // Containers started for the trials are removed before the process exits.
+    if let Some(signal) = interrupt.signal() {
+        let _ = runtime.block_on(async { tokio::time::timeout(interrupt::REMOVAL_BOUND, container::remove_all_of_this_process()).await });
+        std::process::exit(i32::from(signal.exit_code()));
+    }
     runtime.block_on(pool.shut_down());
     conclusion.exit();
 }

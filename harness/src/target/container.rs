@@ -98,6 +98,19 @@ pub async fn remove_orphans() -> Result<usize, String> {
         .unwrap_or_else(|_| Err(format!("the container engine did not answer within {ENGINE_TIMEOUT:?}")))
 }
 
+/// Before a run starts containers: removes those that dead runs of this host left,
+/// saying how many on stderr. Without an engine it says nothing (the targets will).
+pub async fn remove_orphans_before_run() {
+    if engine_available().await.is_err() {
+        return;
+    }
+    match remove_orphans().await {
+        Ok(0) => {}
+        Ok(n) => eprintln!("removed {n} container(s) left by dbcompat runs that are gone"),
+        Err(e) => eprintln!("warning: could not look for containers left by earlier runs: {e}"),
+    }
+}
+
 type Labels = std::collections::HashMap<String, String>;
 
 /// Whether a container's labels name a process of `host` that no longer runs.
