@@ -55,6 +55,7 @@ async fn a_killed_container_fails_only_its_own_remaining_cases() {
     let after = pool.run(&probe, 1).await;
     let Verdict::Error { reason } = &after.verdict else { panic!("a case on the killed target is an error, not {:?}", after.verdict) };
     assert!(reason.contains("container stopped running"), "{reason}");
+    assert!(reason.contains("postgres") && reason.contains("exited with code 137"), "the error names the server and how it died: {reason}");
 
     let started = Instant::now();
     let again = pool.run(&probe, 1).await;
