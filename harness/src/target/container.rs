@@ -128,19 +128,56 @@ fn is_orphan(labels: &Labels, host: &str, start_of: impl Fn(u32) -> Option<Strin
     }
 }
 
-/// Removes the containers the engine lists for `filter` whose labels pass `keep`.
+/// Removes the containers the engine lists for `filter` whose labels pass `chosen`;
+/// returns how many.
 async fn remove_matching(filter: &str, chosen: impl Fn(&Labels) -> bool) -> Result<usize, String> {
-    use testcontainers::bollard::query_parameters::{ListContainersOptions, RemoveContainerOptions};
+    use testcontainers::bollard::query_parameters::RemoveContainerOptions;
     let docker = testcontainers::core::client::docker_client_instance().await.map_err(|e| format!("no container engine: {e}"))?;
-    let filters = std::collections::HashMap::from([("label".to_string(), vec![filter.to_string()])]);
-    let listed = docker
-        .list_containers(Some(ListContainersOptions { all: true, filters: Some(filters), ..Default::default() }))
-        .await
-        .map_err(|e| format!("listing containers failed: {e}"))?;
-    let ids: Vec<String> = listed.into_iter().filter(|c| chosen(&c.labels.clone().unwrap_or_default())).filter_map(|c| c.id).collect();
-    let removals = ids.iter().map(|id| docker.remove_container(id, Some(RemoveContainerOptions { force: true, v: true, link: false })));
-    let removed = futures_util::future::join_all(removals).await;
-    Ok(removed.iter().filter(|r| r.is_ok()).count())
+    let mut removed = 0;
+    // A container that was in a state the listing could not show is looked for again.
+    for pass in 0..4 {
+        let (ids, complete) = list_ids(&docker, filter, &chosen).await?;
+        let removals = ids.iter().map(|id| docker.remove_container(id, Some(RemoveContainerOptions { force: true, v: true, link: false })));
+        removed += futures_util::future::join_all(removals).await.iter().filter(|r| r.is_ok()).count();
+        if complete {
+            break;
+        }
+        if pass < 3 {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+    Ok(removed)
+}
+
+/// The ids of the containers listed for `filter` whose labels pass `chosen`, and whether
+/// the listing was complete. Podman reports a container that is being stopped in the
+/// state "stopped", which the Docker API client cannot read, and then the whole listing
+/// fails: the containers are then listed state by state, without that one.
+async fn list_ids(docker: &testcontainers::bollard::Docker, filter: &str, chosen: &impl Fn(&Labels) -> bool) -> Result<(Vec<String>, bool), String> {
+    use testcontainers::bollard::query_parameters::ListContainersOptions;
+    let list = |status: Option<&str>| {
+        let mut filters = std::collections::HashMap::from([("label".to_string(), vec![filter.to_string()])]);
+        if let Some(s) = status {
+            filters.insert("status".to_string(), vec![s.to_string()]);
+        }
+        docker.list_containers(Some(ListContainersOptions { all: true, filters: Some(filters), ..Default::default() }))
+    };
+    let pick = |listed: Vec<testcontainers::bollard::models::ContainerSummary>| {
+        listed.into_iter().filter(|c| chosen(&c.labels.clone().unwrap_or_default())).filter_map(|c| c.id).collect::<Vec<_>>()
+    };
+    let whole = match list(None).await {
+        Ok(listed) => return Ok((pick(listed), true)),
+        Err(e) => e,
+    };
+    let mut ids = Vec::new();
+    let mut any = false;
+    for status in ["created", "running", "paused", "restarting", "exited", "dead", "removing"] {
+        if let Ok(listed) = list(Some(status)).await {
+            any = true;
+            ids.extend(pick(listed));
+        }
+    }
+    if any { Ok((ids, false)) } else { Err(format!("listing containers failed: {whole}")) }
 }
 
 fn this_host() -> String {
