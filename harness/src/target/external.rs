@@ -35,6 +35,10 @@ pub fn parse_url(backend: Backend, text: &str) -> Result<Endpoint, String> {
         Some((user, password)) => (redact::decode(user), redact::decode(password)),
     };
     let password = if password.is_empty() { query_password(parts.query).unwrap_or_default() } else { password };
+    if backend == Backend::Oracle && password.contains('"') {
+        // `IDENTIFIED BY "..."` cannot hold a double quote, and Oracle has no escape for one.
+        return Err("an Oracle password cannot contain a double quote (\"): dbcompat gives it to each case's user in IDENTIFIED BY \"...\"".into());
+    }
     let database = location.path().trim_start_matches('/');
     Ok(Endpoint {
         host,
@@ -86,6 +90,12 @@ mod tests {
     fn the_password_parameter_is_read_when_the_userinfo_has_none() {
         let e = parse_url(Backend::Postgres, "postgres://app@h/db?sslmode=disable&password=s%26cret").unwrap();
         assert_eq!(e.password, "s&cret");
+    }
+
+    #[test]
+    fn an_oracle_password_with_a_double_quote_is_refused() {
+        let e = parse_url(Backend::Oracle, "oracle://system:top%22secret@ora/FREEPDB1").unwrap_err();
+        assert!(e.contains("double quote") && !e.contains("secret\""), "{e}");
     }
 
     #[test]
