@@ -9,6 +9,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 use crate::matrix::{Matrix, TargetSpec};
+use crate::redact;
 use crate::result::{CaseResult, RunResults, RunSettings, Verdict};
 use crate::run::{self, Progress, Timing};
 use crate::source::Diagnostics;
@@ -131,7 +132,7 @@ pub fn main() -> ExitCode {
         Commands::Bless { ref results } => match RunResults::read(results) {
             Ok(r) => bless(&r, &cli.suites),
             Err(e) => {
-                eprintln!("error: {e}");
+                print_error(&e);
                 ExitCode::from(2)
             }
         },
@@ -172,8 +173,14 @@ fn clean_command() -> ExitCode {
 
 /// Invalid input: exit code 2, every diagnostic on stderr.
 fn invalid(d: &Diagnostics) -> ExitCode {
-    eprintln!("{d}");
+    // A diagnostic shows its source line, which may hold a URL with a password.
+    eprintln!("{}", redact::text(&d.to_string()));
     ExitCode::from(2)
+}
+
+/// An error on stderr, scrubbed of secrets: it may quote a URL or a driver's message.
+fn print_error(e: &dyn std::fmt::Display) {
+    eprintln!("error: {}", redact::text(&e.to_string()));
 }
 
 fn load(matrix: &PathBuf, suites: &PathBuf) -> Result<(Matrix, Vec<Suite>), Diagnostics> {
@@ -255,7 +262,8 @@ fn choose_targets(m: &Matrix, args: &RunArgs) -> Result<Vec<TargetSpec>, String>
     args.targets
         .iter()
         .map(|name| {
-            if name.contains("://") {
+            // `BACKEND=URL` even when the URL lacks `://`: such an argument is never echoed.
+            if name.contains("://") || (m.find(name).is_none() && name.contains('=')) {
                 return TargetSpec::from_url_argument(name);
             }
             m.find(name).cloned().ok_or_else(|| {
@@ -274,7 +282,7 @@ fn run_command(matrix: &PathBuf, suites: &PathBuf, args: &RunArgs) -> ExitCode {
     let specs = match choose_targets(&m, args) {
         Ok(t) => t,
         Err(e) => {
-            eprintln!("error: {e}");
+            print_error(&e);
             return ExitCode::from(2);
         }
     };
@@ -282,7 +290,7 @@ fn run_command(matrix: &PathBuf, suites: &PathBuf, args: &RunArgs) -> ExitCode {
     // spend its time first.
     if args.html {
         if let Err(e) = crate::report::check_replaceable(&args.out) {
-            eprintln!("error: {e}");
+            print_error(&e);
             return ExitCode::from(2);
         }
     }
@@ -323,8 +331,8 @@ fn run_command(matrix: &PathBuf, suites: &PathBuf, args: &RunArgs) -> ExitCode {
         }
         for t in pool.launch_some(&needed).await {
             match &t.record.not_run {
-                Some(reason) => eprintln!("target {}: not run: {reason}", t.record.id),
-                None => eprintln!("target {}: ready ({})", t.record.id, t.record.launch),
+                Some(reason) => eprintln!("target {}: not run: {}", t.record.id, redact::text(reason)),
+                None => eprintln!("target {}: ready ({})", t.record.id, redact::text(&t.record.launch)),
             }
         }
         let progress: Arc<dyn Progress> = Arc::new(ConsoleProgress::new(&cases, &pool.planned_ids()));
@@ -359,10 +367,11 @@ fn run_command(matrix: &PathBuf, suites: &PathBuf, args: &RunArgs) -> ExitCode {
         targets: pool.records(),
         probes: s.iter().flat_map(|x| &x.probes).filter(|p| results.iter().any(|c| c.probe == p.id)).map(|p| crate::result::ProbeRecord::from_probe(p)).collect(),
         cases: results,
-    };
+    }
+    .scrubbed(); // before anything is printed or written
     let written = if args.html { write_report(&results, None, &args.out).map(|_| ()) } else { write_results(&results, &args.out) };
     if let Err(e) = written {
-        eprintln!("error: {e}");
+        print_error(&e);
         // What was measured is kept even when the report could not be written.
         let fallback = std::env::temp_dir().join(format!("dbcompat-results-{}.json", std::process::id()));
         match results.write(&fallback) {
@@ -420,7 +429,7 @@ fn bless(results: &RunResults, suites: &std::path::Path) -> ExitCode {
     };
     let planned = suite::bless::plan(results, &loaded);
     if let Err(e) = suite::bless::apply(&planned) {
-        eprintln!("error: {e}");
+        print_error(&e);
         return ExitCode::FAILURE;
     }
     for b in &planned {
@@ -440,7 +449,7 @@ fn report_command(inputs: &[PathBuf], out: &std::path::Path, previous: Option<&s
     let ((results, merge_report), previous) = match (loaded, previous) {
         (Ok(r), Ok(p)) => (r, p),
         (Err(e), _) | (_, Err(e)) => {
-            eprintln!("error: {e}");
+            print_error(&e);
             return ExitCode::from(2);
         }
     };
@@ -460,7 +469,7 @@ fn report_command(inputs: &[PathBuf], out: &std::path::Path, previous: Option<&s
             if merge_report.conflicts.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            print_error(&e);
             ExitCode::FAILURE
         }
     }
@@ -475,7 +484,7 @@ fn diff_command(old: &std::path::Path, new: &std::path::Path, exact: bool) -> Ex
             if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS }
         }
         (Err(e), _) | (_, Err(e)) => {
-            eprintln!("error: {e}");
+            print_error(&e);
             ExitCode::from(2)
         }
     }
@@ -485,7 +494,7 @@ fn merge_command(inputs: &[PathBuf], out: &std::path::Path) -> ExitCode {
     let (merged, report) = match read_all(inputs).and_then(crate::result::merge::merge) {
         Ok(m) => m,
         Err(e) => {
-            eprintln!("error: {e}");
+            print_error(&e);
             return ExitCode::from(2);
         }
     };

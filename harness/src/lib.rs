@@ -16,4 +16,5 @@ pub mod result;
 pub mod target;
 pub mod run;
 pub mod matrix;
+pub mod redact;
 pub mod cli;

@@ -43,11 +43,14 @@ pub enum UrlSource {
 }
 
 impl UrlSource {
+    /// The URL, its secrets remembered so that no output shows them.
     pub fn resolve(&self) -> Result<String, String> {
-        match self {
-            UrlSource::Env(var) => std::env::var(var).map_err(|_| format!("the environment variable {var} is not set")),
-            UrlSource::Given(url) => Ok(url.clone()),
-        }
+        let url = match self {
+            UrlSource::Env(var) => std::env::var(var).map_err(|_| format!("the environment variable {var} is not set"))?,
+            UrlSource::Given(url) => url.clone(),
+        };
+        crate::redact::remember_url(&url);
+        Ok(url)
     }
 }
 
@@ -56,7 +59,7 @@ impl std::fmt::Debug for UrlSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             UrlSource::Env(var) => write!(f, "${var}"),
-            UrlSource::Given(url) => f.write_str(&crate::target::external::redact(url)),
+            UrlSource::Given(url) => f.write_str(&crate::redact::url(url)),
         }
     }
 }
@@ -74,9 +77,17 @@ impl Launch {
 
 impl TargetSpec {
     /// `--target postgres=postgres://user:pass@host/db`: an external target from the
-    /// command line, named after its backend.
+    /// command line, named after its backend. Errors never echo the argument: it may
+    /// hold a password.
     pub fn from_url_argument(arg: &str) -> Result<TargetSpec, String> {
-        let (backend, url) = arg.split_once('=').ok_or("expected BACKEND=URL")?;
+        const EXPECTED: &str = "expected BACKEND=URL, e.g. postgres=postgres://user:pass@host/db";
+        let (backend, url) = arg.split_once('=').ok_or(EXPECTED)?;
+        crate::redact::remember_url(url);
+        if backend.contains([':', '/', '@']) {
+            // A URL with no `BACKEND=` before it, cut at a `=` of its query.
+            crate::redact::remember_url(arg);
+            return Err(EXPECTED.into());
+        }
         let backend: Backend = backend.trim().parse()?;
         Ok(TargetSpec {
             name: format!("{backend}-external"),
@@ -151,6 +162,12 @@ fn read_target(mut t: Table<'_, '_>) -> Option<TargetSpec> {
     });
     let args = t.strings("args").unwrap_or_default();
     let url_env = t.str("url_env");
+    let url = t.str("url");
+    if let Some(u) = &url {
+        // The file would hold the password; the diagnostic (which shows the line) must not.
+        crate::redact::remember_url(&u.value);
+        reader.error(u.span.clone(), "a URL in the matrix file would keep its password in the file", Some("url_env = \"VARIABLE\", naming an environment variable that holds the URL".into()));
+    }
     let library = t.str("library");
     let default = t.bool("default").unwrap_or(false);
     let enabled = t.bool("enabled").unwrap_or(true);
@@ -189,6 +206,7 @@ fn read_target(mut t: Table<'_, '_>) -> Option<TargetSpec> {
         },
         Some("external") => match url_env {
             Some(u) => Some(Launch::External { url: UrlSource::Env(u.value) }),
+            None if url.is_some() => None,
             None => {
                 t.missing("url_env", "the environment variable holding the server's URL");
                 None
@@ -239,6 +257,26 @@ enabled = false
         assert!(m.targets[0].default);
         assert!(matches!(&m.targets[1].launch, Launch::Container { tag, .. } if tag == "17"));
         assert!(!m.targets[2].enabled);
+    }
+
+    #[test]
+    fn a_url_in_the_matrix_is_refused_for_url_env() {
+        let text = "[[target]]\nname = \"s\"\nbackend = \"postgres\"\nlaunch = \"external\"\nurl = \"postgres://u:MatrixPw@h/db\"\n";
+        let (m, d) = parse(&SourceFile::new("matrix.toml", text.into()));
+        assert!(m.targets.is_empty());
+        assert_eq!(d.len(), 1, "{d}");
+        let only = d.iter().next().unwrap();
+        assert!(only.line == 5 && only.message.contains("password") && only.expected.as_deref().unwrap_or("").contains("url_env"), "{d}");
+        // The rendered diagnostic quotes the line; the exit scrubs it.
+        assert!(!crate::redact::text(&d.to_string()).contains("MatrixPw"));
+    }
+
+    #[test]
+    fn a_url_argument_is_never_echoed() {
+        for arg in ["postgres://u:ArgPw@h/db?password=ArgPw", "nosuch=u:ArgPw@h"] {
+            let e = TargetSpec::from_url_argument(arg).unwrap_err();
+            assert!(!e.contains("ArgPw"), "{e}");
+        }
     }
 
     #[test]

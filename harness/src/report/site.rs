@@ -57,7 +57,9 @@ pub fn write_site(results: &RunResults, previous: Option<&RunResults>, out: &Pat
     fs::create_dir_all(&parent)?;
 
     let staging = Staging::create(&parent, &name.to_string_lossy())?;
-    let mut summary = render_into(&staging.path, results, previous)?;
+    // Every page, summary.md and junit.xml are made from these, so no secret gets in.
+    let (results, previous) = (results.scrubbed(), previous.map(RunResults::scrubbed));
+    let mut summary = render_into(&staging.path, &results, previous.as_ref())?;
 
     if replaces {
         let old = unique_sibling(&parent, &name.to_string_lossy(), "old");

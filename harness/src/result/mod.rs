@@ -13,6 +13,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::driver::{DbError, Diagnostic, Response};
+use crate::redact;
 
 pub use probe::{ClaimCheck, ClaimRecord, ProbeRecord};
 pub use verdict::{judge, Verdict};
@@ -206,14 +207,41 @@ impl StatementRecord {
 
 impl RunResults {
     /// Writes the file whole or not at all: a temporary file renamed into place.
+    /// Scrubbed of secrets (see [`Self::scrubbed`]) on the way out.
     pub fn write(&self, path: &Path) -> std::io::Result<()> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)?;
         }
-        let json = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
+        let json = serde_json::to_vec_pretty(&self.scrubbed()).map_err(std::io::Error::other)?;
         let tmp = path.with_extension("json.tmp");
         std::fs::write(&tmp, json)?;
         std::fs::rename(&tmp, path)
+    }
+
+    /// The results with every message a driver, server or target start wrote (where a
+    /// connection string or password could be echoed) passed through [`redact::text`].
+    /// Outcomes, SQL and expectations are the suite's and the server's data: left as
+    /// they are.
+    pub fn scrubbed(&self) -> RunResults {
+        let mut r = self.clone();
+        let scrub = |s: &mut String| *s = redact::text(s);
+        for t in &mut r.targets {
+            scrub(&mut t.launch);
+            t.not_run.iter_mut().for_each(scrub);
+        }
+        for c in &mut r.cases {
+            if let Verdict::Error { reason } | Verdict::NotRun { reason } = &mut c.verdict {
+                scrub(reason);
+            }
+            c.flaky.iter_mut().flat_map(|f| &mut f.outcome).for_each(scrub);
+            for st in c.transcript.iter_mut().flat_map(|step| &mut step.statements) {
+                st.failure.iter_mut().for_each(scrub);
+                st.error.iter_mut().for_each(|e| scrub(&mut e.message));
+                st.diagnostics.iter_mut().for_each(|d| scrub(&mut d.message));
+                st.server_log.iter_mut().for_each(scrub);
+            }
+        }
+        r
     }
 
     pub fn read(path: &Path) -> Result<RunResults, String> {
@@ -262,5 +290,43 @@ impl std::fmt::Display for Tally {
             write!(f, ", {} undefined (recorded)", self.undefined)?;
         }
         write!(f, ", {} not applicable, {} not run", self.not_applicable, self.not_run)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_are_scrubbed_and_measured_data_kept() {
+        redact::remember_url("postgres://app:ScrubbedPw@h/db");
+        let mut case = CaseResult::new("p", "a", "s", "t");
+        case.verdict = Verdict::Error { reason: "FATAL for ScrubbedPw".into() };
+        case.outcome = Some(vec!["rows:('ScrubbedPw')".into()]);
+        let mut step = StepRecord::new(1, StepKind::Sql, "a");
+        let mut st = StatementRecord::new("SELECT 'ScrubbedPw'".into(), 1.0);
+        st.failure = Some("lost postgres://app:Unknown@h/db".into());
+        st.error = Some(DbError { class: crate::driver::ErrorClass::Other, code: "28P01".into(), message: "bad ScrubbedPw".into() });
+        step.statements.push(st);
+        case.transcript.push(step);
+        let target = TargetRecord { id: "t".into(), backend: crate::backend::Backend::Postgres, server_version: None, launch: "external".into(), not_run: Some("ScrubbedPw refused".into()) };
+        let settings = RunSettings { blocking_window_ms: 1, step_timeout_ms: 1, filters: vec![], shard: None, repeat: 1 };
+        let run = RunResults {
+            schema_version: SCHEMA_VERSION,
+            dbcompat_version: String::new(),
+            started_at: String::new(),
+            finished_at: String::new(),
+            host: String::new(),
+            settings,
+            targets: vec![target],
+            probes: vec![],
+            cases: vec![case],
+        };
+        let clean = run.scrubbed();
+        let messages = serde_json::to_string(&(&clean.targets, &clean.cases[0].verdict, &clean.cases[0].transcript[0].statements[0].failure, &clean.cases[0].transcript[0].statements[0].error)).unwrap();
+        assert!(!messages.contains("ScrubbedPw") && !messages.contains("Unknown"), "{messages}");
+        // What the server returned and the suite's SQL are data, not messages.
+        assert_eq!(clean.cases[0].outcome, run.cases[0].outcome);
+        assert_eq!(clean.cases[0].transcript[0].statements[0].sql, "SELECT 'ScrubbedPw'");
     }
 }

@@ -6,65 +6,52 @@ use url::Url;
 
 use super::server::Endpoint;
 use crate::backend::Backend;
+use crate::redact::{self, Parts};
 
 /// Reads `postgres://user:pass@host:port/db`, `mysql://...` (`mariadb://` too), or
-/// `oracle://user:pass@host:port/SERVICE`.
+/// `oracle://user:pass@host:port/SERVICE`. The user and password end at the last `@`, so
+/// a password may hold `@ / # ? : =` unencoded; `?password=` is read when the userinfo
+/// has none. Errors show the URL through [`redact::url`].
 pub fn parse_url(backend: Backend, text: &str) -> Result<Endpoint, String> {
-    let url = Url::parse(text).map_err(|e| format!("not a URL ({e}): {}", redact(text)))?;
+    let text = text.trim();
+    let parts = Parts::split(text);
+    let Some(scheme) = parts.scheme else {
+        return Err(format!("not a URL (expected SCHEME://USER:PASSWORD@HOST/DATABASE): {}", redact::url(text)));
+    };
     let (schemes, default_port): (&[&str], u16) = match backend {
         Backend::Postgres => (&["postgres", "postgresql"], 5432),
         Backend::Mysql | Backend::Mariadb => (&["mysql", "mariadb"], 3306),
         Backend::Oracle => (&["oracle"], 1521),
         Backend::Sqlite => return Err("SQLite is not reached by URL; use launch = \"library\"".into()),
     };
-    if !schemes.contains(&url.scheme()) {
-        return Err(format!("a {backend} URL starts with {}://, not {}://", schemes[0], url.scheme()));
+    if !schemes.contains(&scheme) {
+        return Err(format!("a {backend} URL starts with {}://, not {scheme}://", schemes[0]));
     }
-    let host = url.host_str().filter(|h| !h.is_empty()).ok_or("the URL has no host")?.to_string();
-    let user = match url.username() {
-        "" => return Err("the URL has no user name".into()),
-        u => percent_decode(u),
+    // Host, port and path only: the secrets are not in what the URL parser sees.
+    let location = Url::parse(&format!("{scheme}://{}", parts.location)).map_err(|e| format!("not a URL ({e}): {}", redact::url(text)))?;
+    let host = location.host_str().filter(|h| !h.is_empty()).ok_or("the URL has no host")?.to_string();
+    let (user, password) = match parts.userinfo.map(|u| u.split_once(':').unwrap_or((u, ""))) {
+        None | Some(("", _)) => return Err("the URL has no user name".into()),
+        Some((user, password)) => (redact::decode(user), redact::decode(password)),
     };
-    let database = url.path().trim_start_matches('/');
+    let password = if password.is_empty() { query_password(parts.query).unwrap_or_default() } else { password };
+    if backend == Backend::Oracle && password.contains('"') {
+        // `IDENTIFIED BY "..."` cannot hold a double quote, and Oracle has no escape for one.
+        return Err("an Oracle password cannot contain a double quote (\"): dbcompat gives it to each case's user in IDENTIFIED BY \"...\"".into());
+    }
+    let database = location.path().trim_start_matches('/');
     Ok(Endpoint {
         host,
-        port: url.port().unwrap_or(default_port),
+        port: location.port().unwrap_or(default_port),
         user,
-        password: url.password().map(percent_decode).unwrap_or_default(),
-        database: (!database.is_empty()).then(|| percent_decode(database)),
+        password,
+        database: (!database.is_empty()).then(|| redact::decode(database)),
     })
 }
 
-/// The URL with its password replaced, for logs and reports.
-pub fn redact(text: &str) -> String {
-    match Url::parse(text) {
-        Ok(mut url) => {
-            if url.password().is_some() {
-                let _ = url.set_password(Some("***"));
-            }
-            url.to_string()
-        }
-        // Not a URL: show nothing that might be a secret.
-        Err(_) => "<unparsable URL>".into(),
-    }
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() + 1 && s.is_char_boundary(i + 1) && s.is_char_boundary(i + 3) {
-            if let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(b);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+/// The `password` query parameter, as libpq reads it.
+fn query_password(query: Option<&str>) -> Option<String> {
+    query?.split('&').find_map(|p| p.split_once('=').filter(|(k, _)| redact::decode(k).eq_ignore_ascii_case("password")).map(|(_, v)| redact::decode(v)))
 }
 
 #[cfg(test)]
@@ -91,10 +78,32 @@ mod tests {
     }
 
     #[test]
-    fn redaction_hides_the_password() {
-        assert_eq!(redact("postgres://app:topsecret@h:5432/db"), "postgres://app:***@h:5432/db");
-        assert_eq!(redact("mysql://root@h/db"), "mysql://root@h/db");
-        assert!(!redact("garbage topsecret").contains("topsecret"));
+    fn unencoded_special_characters_stay_in_the_password() {
+        for password in ["pa=ss", "pa@ss", "pa/ss", "pa#ss", "pa?ss", "pa:ss"] {
+            let e = parse_url(Backend::Postgres, &format!("postgres://app:{password}@db.example:6543/prod")).unwrap();
+            assert_eq!((e.host.as_str(), e.port, e.user.as_str(), e.password.as_str()), ("db.example", 6543, "app", password));
+            assert_eq!(e.database.as_deref(), Some("prod"));
+        }
+    }
+
+    #[test]
+    fn the_password_parameter_is_read_when_the_userinfo_has_none() {
+        let e = parse_url(Backend::Postgres, "postgres://app@h/db?sslmode=disable&password=s%26cret").unwrap();
+        assert_eq!(e.password, "s&cret");
+    }
+
+    #[test]
+    fn an_oracle_password_with_a_double_quote_is_refused() {
+        let e = parse_url(Backend::Oracle, "oracle://system:top%22secret@ora/FREEPDB1").unwrap_err();
+        assert!(e.contains("double quote") && !e.contains("secret\""), "{e}");
+    }
+
+    #[test]
+    fn malformed_urls_never_show_the_password() {
+        for text in ["u:topsecret@h/db", "postgres://u:topsecret@h:99999999/db", "postgres://u:topsecret@[bad/db"] {
+            let e = parse_url(Backend::Postgres, text).unwrap_err();
+            assert!(!e.contains("topsecret"), "{e}");
+        }
     }
 
     #[test]

@@ -182,18 +182,23 @@ impl ServerTarget {
     /// it was lost (after a restart, say). Bounded: a server that stops answering fails
     /// the statement, and the connection is dropped and made anew next time.
     async fn admin(&self, sql: &str) -> Result<(), String> {
-        match tokio::time::timeout(ADMIN_TIMEOUT, self.admin_unbounded(sql)).await {
+        self.admin_shown_as(sql, sql).await
+    }
+
+    /// [`Self::admin`] for a statement that holds a secret: errors name it as `shown`.
+    async fn admin_shown_as(&self, sql: &str, shown: &str) -> Result<(), String> {
+        match tokio::time::timeout(ADMIN_TIMEOUT, self.admin_unbounded(sql, shown)).await {
             Ok(result) => result,
             Err(_) => {
                 if let Ok(mut slot) = self.admin.try_lock() {
                     *slot = None;
                 }
-                Err(format!("`{sql}` did not finish within {ADMIN_TIMEOUT:?}"))
+                Err(format!("`{shown}` did not finish within {ADMIN_TIMEOUT:?}"))
             }
         }
     }
 
-    async fn admin_unbounded(&self, sql: &str) -> Result<(), String> {
+    async fn admin_unbounded(&self, sql: &str, shown: &str) -> Result<(), String> {
         let mut slot = self.admin.lock().await;
         for attempt in 0..2 {
             if slot.is_none() {
@@ -202,7 +207,7 @@ impl ServerTarget {
             let session = slot.as_mut().expect("connected above");
             match session.execute(&Command::Sql(sql.to_string())).await {
                 Ok(Ok(_)) => return Ok(()),
-                Ok(Err(e)) => return Err(format!("`{sql}` failed: {} {}", e.code, e.message)),
+                Ok(Err(e)) => return Err(format!("`{shown}` failed: {} {}", e.code, e.message)),
                 Err(e) if attempt == 0 => {
                     let _ = e;
                     *slot = None;
@@ -261,6 +266,34 @@ fn quote_ident(backend: Backend, name: &str) -> String {
     }
 }
 
+/// A password as Oracle's `IDENTIFIED BY "..."` takes it. A quoted Oracle password has no
+/// escape for `"`; such a password is refused when the URL is read, and here again.
+fn oracle_quoted_password(password: &str) -> Result<String, String> {
+    if password.contains('"') {
+        return Err("an Oracle password cannot contain a double quote (\")".into());
+    }
+    Ok(format!("\"{password}\""))
+}
+
+/// The statements that create a namespace, each with the form its errors show (the
+/// Oracle user's password hidden).
+fn namespace_statements(backend: Backend, ident: &str, password: &str) -> Result<Vec<(String, String)>, String> {
+    Ok(match backend {
+        // On Oracle a schema is a user, with the rights a probe needs, and the
+        // administrator's password (so sessions log in with the endpoint's).
+        Backend::Oracle => {
+            let password = oracle_quoted_password(password)?;
+            let create = |password: &str| format!("CREATE USER {ident} IDENTIFIED BY {password} QUOTA UNLIMITED ON USERS");
+            let grant = format!("GRANT CREATE SESSION, CREATE TABLE, CREATE SEQUENCE, CREATE VIEW, CREATE PROCEDURE, CREATE TRIGGER TO {ident}");
+            vec![(create(&password), create(crate::redact::MASK)), (grant.clone(), grant)]
+        }
+        other => {
+            let sql = if other == Backend::Postgres { format!("CREATE SCHEMA {ident}") } else { format!("CREATE DATABASE {ident}") };
+            vec![(sql.clone(), sql)]
+        }
+    })
+}
+
 #[async_trait]
 impl Target for ServerTarget {
     fn backend(&self) -> Backend {
@@ -285,17 +318,9 @@ impl Target for ServerTarget {
         }
         let ident = quote_ident(self.backend, &name);
         let endpoint = self.endpoint();
-        let statements = match self.backend {
-            // On Oracle a schema is a user, with the rights a probe needs.
-            Backend::Oracle => vec![
-                format!("CREATE USER {ident} IDENTIFIED BY \"{}\" QUOTA UNLIMITED ON USERS", endpoint.password),
-                format!("GRANT CREATE SESSION, CREATE TABLE, CREATE SEQUENCE, CREATE VIEW, CREATE PROCEDURE, CREATE TRIGGER TO {ident}"),
-            ],
-            Backend::Postgres => vec![format!("CREATE SCHEMA {ident}")],
-            _ => vec![format!("CREATE DATABASE {ident}")],
-        };
-        for sql in statements {
-            if let Err(e) = self.admin(&sql).await {
+        let statements = namespace_statements(self.backend, &ident, &endpoint.password)?;
+        for (sql, shown) in statements {
+            if let Err(e) = self.admin_shown_as(&sql, &shown).await {
                 return Err(self.diagnose(e).await);
             }
         }
@@ -363,5 +388,28 @@ impl Target for ServerTarget {
 
     async fn shut_down(&self) {
         ServerTarget::shut_down(self).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_oracle_password_is_double_quoted_and_one_with_a_quote_refused() {
+        assert_eq!(oracle_quoted_password("pa'ss@w/rd").unwrap(), "\"pa'ss@w/rd\"");
+        let e = oracle_quoted_password("pa\"ss").unwrap_err();
+        assert!(e.contains("double quote") && !e.contains("pa\"ss"), "{e}");
+    }
+
+    #[test]
+    fn the_oracle_user_gets_the_password_and_its_errors_do_not_show_it() {
+        let statements = namespace_statements(Backend::Oracle, "\"DBC_X_1\"", "Se@cr/et").unwrap();
+        let (sql, shown) = &statements[0];
+        assert!(sql.contains("IDENTIFIED BY \"Se@cr/et\""), "{sql}");
+        assert_eq!(shown, "CREATE USER \"DBC_X_1\" IDENTIFIED BY *** QUOTA UNLIMITED ON USERS");
+        assert!(statements.iter().all(|(_, shown)| !shown.contains("Se@cr/et")));
+        assert!(namespace_statements(Backend::Oracle, "\"X\"", "a\"b").is_err());
+        assert_eq!(namespace_statements(Backend::Postgres, "\"s\"", "pw").unwrap(), vec![("CREATE SCHEMA \"s\"".to_string(), "CREATE SCHEMA \"s\"".to_string())]);
     }
 }
