@@ -318,6 +318,7 @@ mod tests {
             finished_at: String::new(),
             host: String::new(),
             settings,
+            interrupted: None,
             targets: vec![target],
             probes: vec![],
             cases: vec![case],
