@@ -220,32 +220,31 @@ fn list(matrix: &PathBuf, suites: &PathBuf, what: ListWhat) -> ExitCode {
         Ok(x) => x,
         Err(d) => return invalid(&d),
     };
-    match what {
-        ListWhat::Targets => {
-            for t in &m.targets {
+    let lines: Vec<String> = match what {
+        ListWhat::Targets => m
+            .targets
+            .iter()
+            .map(|t| {
                 let flags = match (t.enabled, t.default) {
                     (false, _) => " (disabled)",
                     (true, true) => " (default)",
                     _ => "",
                 };
-                println!("{:<20} {:<9} {}{flags}", planned_id(t), t.backend, t.launch.describe());
-            }
-        }
-        ListWhat::Suites => {
-            for suite in &s {
-                println!("{} ({} probes)", suite.path.display(), suite.probes.len());
-            }
-        }
-        ListWhat::Probes => {
-            for p in s.iter().flat_map(|x| &x.probes) {
-                println!("{}::{}  {}", p.area, p.id, p.asks);
-            }
-        }
+                format!("{:<20} {:<9} {}{flags}", planned_id(t), t.backend, t.launch.describe())
+            })
+            .collect(),
+        ListWhat::Suites => s.iter().map(|suite| format!("{} ({} probes)", suite.path.display(), suite.probes.len())).collect(),
+        ListWhat::Probes => s.iter().flat_map(|x| &x.probes).map(|p| format!("{}::{}  {}", p.area, p.id, p.asks)).collect(),
         ListWhat::Cases => {
             let ids: Vec<String> = m.targets.iter().filter(|t| t.enabled).map(planned_id).collect();
-            for c in run::plan(&s, &ids, &[]) {
-                println!("{}", c.name);
-            }
+            run::plan(&s, &ids, &[]).into_iter().map(|c| c.name).collect()
+        }
+    };
+    // A reader that stops early (`| head`) ends the listing; it is not an error.
+    let mut out = std::io::stdout().lock();
+    for line in lines {
+        if writeln!(out, "{}", crate::redact::text(&line)).is_err() {
+            break;
         }
     }
     ExitCode::SUCCESS
