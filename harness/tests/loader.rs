@@ -175,3 +175,23 @@ fn commands_that_would_test_nothing_exit_non_zero() {
     assert_eq!(run.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&run.stderr).contains("nothing to test"));
 }
+
+/// A 50 KB suite saved with bare CR line endings once printed 957 errors in 74 MB: each
+/// error reprinted the whole file as its "line". Now errors are on their own lines, each
+/// shown in a bounded window, and at most twenty of a file are printed.
+#[test]
+fn a_file_with_bare_carriage_returns_gives_bounded_located_errors() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let text = std::fs::read_to_string(root.join("suites/locking.toml")).unwrap().replace('\n', "\r");
+    let cut = (0..=50_000.min(text.len())).rev().find(|&i| text.is_char_boundary(i)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("cr.toml"), &text[..cut]).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_dbcompat")).current_dir(root).args(["check", "--suites"]).arg(dir.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.len() < 64 * 1024, "{} bytes on stderr", stderr.len());
+    assert!(stderr.contains("more errors in"), "{stderr}");
+    let first = stderr.lines().find(|l| l.contains("--> ")).unwrap();
+    let line: usize = first.rsplit(':').nth(1).unwrap().parse().unwrap();
+    assert!(line > 1, "the first error is on its own line, not line 1 of one huge line: {first}");
+}

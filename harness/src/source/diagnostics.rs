@@ -1,11 +1,27 @@
 //! Located error messages: `file:line:col: message`, rendered with the offending line.
+//!
+//! Output stays bounded whatever the input: a long line is shown as a window around the
+//! column, echoed names and values are cut, and at most [`MAX_SHOWN_PER_FILE`] errors of
+//! one file are printed (the rest are counted).
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+/// At most this many characters of a source line are shown under a diagnostic.
+pub const MAX_SNIPPET_CHARS: usize = 120;
+/// Messages and expectations echo names and values from the file; past this they are cut.
+pub const MAX_MESSAGE_CHARS: usize = 300;
+/// Errors printed per file; a file with more ends with "... and K more errors in FILE".
+pub const MAX_SHOWN_PER_FILE: usize = 20;
+
 /// A file's text with an index of line starts, so byte offsets become line:column.
+///
+/// A line ends at `\n`, `\r\n` or a bare `\r`. TOML itself knows only the first two,
+/// but a file written with bare CRs (old Mac line endings) is shown as lines by editors,
+/// and counting them keeps its errors on short, findable lines instead of one huge one.
 #[derive(Debug)]
 pub struct SourceFile {
     pub path: PathBuf,
@@ -15,8 +31,12 @@ pub struct SourceFile {
 
 impl SourceFile {
     pub fn new(path: impl Into<PathBuf>, text: String) -> Arc<Self> {
+        let bytes = text.as_bytes();
         let line_starts = std::iter::once(0)
-            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .chain(bytes.iter().enumerate().filter_map(|(i, &b)| {
+                let ends_line = b == b'\n' || (b == b'\r' && bytes.get(i + 1) != Some(&b'\n'));
+                ends_line.then_some(i + 1)
+            }))
             .collect();
         Arc::new(SourceFile { path: path.into(), text, line_starts })
     }
@@ -39,13 +59,17 @@ impl SourceFile {
 
     /// 1-based line and column (in characters) of a byte offset.
     pub fn line_col(&self, offset: usize) -> (usize, usize) {
-        let offset = offset.min(self.text.len());
+        let mut offset = offset.min(self.text.len());
+        // A span inside a multi-byte character points at the character.
+        while !self.text.is_char_boundary(offset) {
+            offset -= 1;
+        }
         let line = match self.line_starts.binary_search(&offset) {
             Ok(i) => i,
             Err(i) => i - 1,
         };
         let start = self.line_starts[line];
-        let col = self.text.get(start..offset).map_or(offset - start, |s| s.chars().count());
+        let col = self.text[start..offset].chars().count();
         (line + 1, col + 1)
     }
 
@@ -79,19 +103,20 @@ impl Diagnostic {
         } else {
             1
         };
+        let (shown, caret_at, width) = snippet_window(text, column - 1, width);
         let gutter = line.to_string().len();
         let snippet = format!(
-            "{:gutter$} |\n{line} | {text}\n{:gutter$} | {}{}",
+            "{:gutter$} |\n{line} | {shown}\n{:gutter$} | {}{}",
             "",
             "",
-            " ".repeat(column - 1),
+            " ".repeat(caret_at),
             "^".repeat(width),
         );
         Diagnostic {
             path: file.path.clone(),
             line,
             column,
-            message: message.into(),
+            message: clip(&message.into(), MAX_MESSAGE_CHARS),
             expected: None,
             snippet: Some(snippet),
         }
@@ -109,7 +134,7 @@ impl Diagnostic {
     }
 
     pub fn expected(mut self, what: impl Into<String>) -> Self {
-        self.expected = Some(what.into());
+        self.expected = Some(clip(&what.into(), MAX_MESSAGE_CHARS));
         self
     }
 
@@ -120,6 +145,41 @@ impl Diagnostic {
         } else {
             format!("{}:{}:{}", self.path.display(), self.line, self.column)
         }
+    }
+}
+
+/// The part of a line shown under a diagnostic: at most [`MAX_SNIPPET_CHARS`] characters
+/// around the column (`…` where it was cut), the caret's offset in it and the caret's
+/// width. Counts characters, never bytes, so multi-byte text is never split.
+fn snippet_window(line: &str, column: usize, width: usize) -> (String, usize, usize) {
+    // Control characters would move the terminal's cursor (a tab, an escape sequence);
+    // each is shown as one visible character so the caret stays under its column.
+    let chars: Vec<char> = line.chars().map(|c| if c == '\t' { ' ' } else if c.is_control() { '\u{FFFD}' } else { c }).collect();
+    if chars.len() <= MAX_SNIPPET_CHARS {
+        return (chars.into_iter().collect(), column, width);
+    }
+    // Some context before the column, the rest after it.
+    let mut start = column.saturating_sub(MAX_SNIPPET_CHARS / 3).min(chars.len());
+    let end = (start + MAX_SNIPPET_CHARS).min(chars.len());
+    start = start.min(end.saturating_sub(MAX_SNIPPET_CHARS));
+    let mut shown = String::new();
+    if start > 0 {
+        shown.push('…');
+    }
+    shown.extend(&chars[start..end]);
+    if end < chars.len() {
+        shown.push('…');
+    }
+    let caret_at = column.saturating_sub(start) + usize::from(start > 0);
+    let width = width.min(end.saturating_sub(column)).max(1);
+    (shown, caret_at, width)
+}
+
+/// `text` cut to at most `max` characters, with `…` where it was cut.
+fn clip(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_string(),
     }
 }
 
@@ -166,10 +226,21 @@ impl Diagnostics {
     }
 }
 
+/// Every error, at most [`MAX_SHOWN_PER_FILE`] of them per file; the total at the end.
 impl fmt::Display for Diagnostics {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut per_file: BTreeMap<&Path, usize> = BTreeMap::new();
         for d in &self.0 {
-            writeln!(f, "{d}")?;
+            let seen = per_file.entry(&d.path).or_default();
+            *seen += 1;
+            if *seen <= MAX_SHOWN_PER_FILE {
+                writeln!(f, "{d}")?;
+            }
+        }
+        for (path, &count) in &per_file {
+            if count > MAX_SHOWN_PER_FILE {
+                writeln!(f, "... and {} more errors in {}\n", count - MAX_SHOWN_PER_FILE, path.display())?;
+            }
         }
         write!(f, "{} error(s)", self.0.len())
     }
@@ -200,5 +271,93 @@ mod tests {
         assert!(text.contains("s.toml:2:1"), "{text}");
         assert!(text.contains("^^^"), "{text}");
         assert!(text.contains("expected one of: id, area"), "{text}");
+    }
+
+    /// The snippet's source line and caret line, without the gutter.
+    fn shown(d: &Diagnostic) -> (String, String) {
+        let text = d.to_string();
+        let lines: Vec<&str> = text.lines().collect();
+        let source = lines[3].split_once(" | ").unwrap().1.to_string();
+        let caret = lines[4].split_once(" | ").unwrap().1.to_string();
+        (source, caret)
+    }
+
+    #[test]
+    fn a_long_line_is_shown_as_a_window_with_the_caret_under_the_column() {
+        let mut line = "é".repeat(30_000);
+        line.push_str("X = 1");
+        line.push_str(&"é".repeat(20_000));
+        let f = SourceFile::new("long.toml", line);
+        let at = f.text.find('X').unwrap();
+        let d = Diagnostic::new(&f, at..at + 1, "here");
+        assert_eq!((d.line, d.column), (1, 30_001));
+        let (source, caret) = shown(&d);
+        assert!(source.chars().count() <= MAX_SNIPPET_CHARS + 2, "{source}");
+        assert!(source.starts_with('…') && source.ends_with('…'), "{source}");
+        let caret_col = caret.chars().position(|c| c == '^').unwrap();
+        assert_eq!(source.chars().nth(caret_col), Some('X'), "the caret is under X:\n{source}\n{caret}");
+        assert!(d.to_string().len() < 1_000);
+    }
+
+    #[test]
+    fn the_window_reaches_the_ends_of_a_long_line() {
+        let line = format!("Y{}Z", "a".repeat(500));
+        let f = SourceFile::new("long.toml", line.clone());
+        let (source, caret) = shown(&Diagnostic::new(&f, 0..1, "start"));
+        assert!(source.starts_with('Y') && source.ends_with('…') && caret == "^", "{source}\n{caret}");
+        let end = line.len() - 1;
+        let (source, caret) = shown(&Diagnostic::new(&f, end..end + 1, "end"));
+        assert!(source.starts_with('…') && source.ends_with('Z'), "{source}");
+        assert_eq!(caret.chars().count(), source.chars().count(), "the caret is under the last character");
+    }
+
+    #[test]
+    fn a_bare_carriage_return_ends_a_line() {
+        let f = SourceFile::new("cr.toml", "a = 1\rb = \rc = 3\r\nd = 4".to_string());
+        let at = f.text.find('b').unwrap();
+        assert_eq!(f.line_col(at), (2, 1));
+        assert_eq!(f.line_col(f.text.find('d').unwrap()), (4, 1), "CRLF is one line break");
+        let (source, _) = shown(&Diagnostic::new(&f, at..at + 1, "b"));
+        assert_eq!(source, "b = ");
+    }
+
+    #[test]
+    fn a_span_inside_a_character_points_at_the_character() {
+        let f = SourceFile::new("x.toml", "a = 'é'".to_string());
+        let inside = f.text.find('é').unwrap() + 1;
+        assert_eq!(f.line_col(inside), (1, 6));
+    }
+
+    #[test]
+    fn control_characters_are_not_sent_to_the_terminal() {
+        let f = SourceFile::new("x.toml", "a = \u{1b}[2J\tb".to_string());
+        let at = f.text.find('b').unwrap();
+        let (source, caret) = shown(&Diagnostic::new(&f, at..at + 1, "b"));
+        assert!(!source.contains('\u{1b}') && !source.contains('\t'), "{source:?}");
+        assert_eq!(source.chars().nth(caret.len() - 1), Some('b'));
+    }
+
+    #[test]
+    fn echoed_text_is_cut() {
+        let f = SourceFile::new("x.toml", "a = 1".to_string());
+        let d = Diagnostic::new(&f, 0..1, format!("unknown key `{}`", "k".repeat(10_000))).expected("x".repeat(10_000));
+        assert!(d.message.chars().count() <= MAX_MESSAGE_CHARS + 1 && d.message.ends_with('…'));
+        assert!(d.expected.unwrap().chars().count() <= MAX_MESSAGE_CHARS + 1);
+    }
+
+    #[test]
+    fn at_most_twenty_errors_of_a_file_are_printed_and_the_rest_counted() {
+        let f = SourceFile::new("many.toml", "x\n".repeat(1_000));
+        let g = SourceFile::new("few.toml", "y\n".to_string());
+        let mut d = Diagnostics::default();
+        for line in 0..957 {
+            d.push(Diagnostic::new(&f, line * 2..line * 2 + 1, "bad"));
+        }
+        d.push(Diagnostic::new(&g, 0..1, "bad too"));
+        let text = d.to_string();
+        assert_eq!(text.matches("--> many.toml:").count(), MAX_SHOWN_PER_FILE);
+        assert!(text.contains("... and 937 more errors in many.toml"), "{text}");
+        assert!(text.contains("--> few.toml:1:1") && !text.contains("more errors in few.toml"), "{text}");
+        assert!(text.ends_with("958 error(s)"), "{text}");
     }
 }
