@@ -195,3 +195,67 @@ fn a_file_with_bare_carriage_returns_gives_bounded_located_errors() {
     let line: usize = first.rsplit(':').nth(1).unwrap().parse().unwrap();
     assert!(line > 1, "the first error is on its own line, not line 1 of one huge line: {first}");
 }
+
+/// Runs dbcompat, killing it if it has not finished within `limit` (a hang fails the test
+/// instead of stalling it).
+fn dbcompat_within(limit: std::time::Duration, args: &[&std::ffi::OsStr]) -> std::process::Output {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dbcompat"))
+        .current_dir(root)
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > limit {
+            child.kill().unwrap();
+            panic!("dbcompat {args:?} did not finish within {limit:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn mkfifo(path: &Path) {
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0, "mkfifo {}", path.display());
+}
+
+/// A FIFO named like a suite once hung `check` (reading it waits for a writer forever).
+#[test]
+fn a_fifo_or_directory_named_like_a_suite_is_refused_without_a_hang() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(root.join("suites/savepoints.toml"), dir.path().join("a.toml")).unwrap();
+    std::os::unix::fs::symlink(dir.path().join("a.toml"), dir.path().join("linked.toml")).unwrap();
+    mkfifo(&dir.path().join("pipe.toml"));
+    std::fs::create_dir(dir.path().join("folder.toml")).unwrap();
+    let limit = std::time::Duration::from_secs(20);
+    let out = dbcompat_within(limit, &["check".as_ref(), "--suites".as_ref(), dir.path().as_os_str()]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("pipe.toml") && stderr.contains("not a regular file but a FIFO"), "{stderr}");
+    assert!(stderr.contains("folder.toml") && stderr.contains("not a regular file but a directory"), "{stderr}");
+    assert!(stderr.contains("duplicate probe id"), "the link to a suite is read like the suite: {stderr}");
+
+    // The matrix is read the same way.
+    let pipe = dir.path().join("pipe.toml");
+    let out = dbcompat_within(limit, &["check".as_ref(), "--matrix".as_ref(), pipe.as_os_str()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a regular file but a FIFO"));
+}
+
+#[test]
+fn a_file_too_large_to_be_a_suite_is_refused_unread() {
+    let dir = tempfile::tempdir().unwrap();
+    let huge = std::fs::File::create(dir.path().join("huge.toml")).unwrap();
+    huge.set_len(dbcompat::source::diagnostics::MAX_FILE_BYTES + 1).unwrap();
+    let out = dbcompat_within(std::time::Duration::from_secs(20), &["check".as_ref(), "--suites".as_ref(), dir.path().as_os_str()]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("huge.toml") && stderr.contains("more than the 16777216"), "{stderr}");
+}

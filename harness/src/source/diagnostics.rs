@@ -41,8 +41,11 @@ impl SourceFile {
         Arc::new(SourceFile { path: path.into(), text, line_starts })
     }
 
+    /// Reads a regular file (or a link to one). Anything else named like a suite (a FIFO,
+    /// a socket, a device, a directory) is refused without blocking on it, and so is a
+    /// file larger than [`MAX_FILE_BYTES`].
     pub fn read(path: &Path) -> Result<Arc<Self>, Diagnostic> {
-        match std::fs::read(path) {
+        match read_regular(path) {
             Ok(bytes) => match String::from_utf8(bytes) {
                 Ok(text) => Ok(Self::new(path, text)),
                 Err(e) => {
@@ -53,7 +56,7 @@ impl SourceFile {
                         .expected("UTF-8 text"))
                 }
             },
-            Err(e) => Err(Diagnostic::unlocated(path, format!("cannot read the file: {e}"))),
+            Err(message) => Err(Diagnostic::unlocated(path, message)),
         }
     }
 
@@ -73,11 +76,68 @@ impl SourceFile {
         (line + 1, col + 1)
     }
 
+    /// How many lines the file has (an empty file has one, empty).
+    pub fn line_count(&self) -> usize {
+        self.line_starts.len()
+    }
+
+    /// How many characters a line (1-based) has, without its line break.
+    pub fn line_chars(&self, line: usize) -> usize {
+        self.line_text(line).chars().count()
+    }
+
     fn line_text(&self, line: usize) -> &str {
         let start = self.line_starts[line - 1];
         let end = self.line_starts.get(line).copied().unwrap_or(self.text.len());
         self.text.get(start..end).unwrap_or("").trim_end_matches(['\n', '\r'])
     }
+}
+
+/// No suite or matrix is anywhere near this large; a larger file is a mistake.
+pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// The bytes of a regular file, or why it was not read.
+fn read_regular(path: &Path) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    // Opening a FIFO for reading blocks until a writer comes; non-blocking, it returns at
+    // once and fstat below tells what it is. Regular files ignore the flag.
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
+    let cannot = |e: std::io::Error| format!("cannot read the file: {e}");
+    let file = options.open(path).map_err(cannot)?;
+    let meta = file.metadata().map_err(cannot)?;
+    if !meta.is_file() {
+        return Err(format!("not a regular file but {}: only files (or links to files) are read", file_kind(&meta.file_type())));
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(format!("the file is {} bytes, more than the {MAX_FILE_BYTES} a suite or matrix may have", meta.len()));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    // `take`: a file that grows while it is read still stops at the bound.
+    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes).map_err(cannot)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(format!("the file is more than the {MAX_FILE_BYTES} bytes a suite or matrix may have"));
+    }
+    Ok(bytes)
+}
+
+fn file_kind(kind: &std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_fifo() {
+            return "a FIFO";
+        }
+        if kind.is_socket() {
+            return "a socket";
+        }
+        if kind.is_block_device() || kind.is_char_device() {
+            return "a device";
+        }
+    }
+    if kind.is_dir() { "a directory" } else { "neither a file nor a directory" }
 }
 
 /// One problem in one file.
