@@ -30,6 +30,8 @@ const PLANTED: &[(&str, usize, usize, &str)] = &[
     ("planted.toml", 116, 7, "a step with empty SQL"),
     ("planted.toml", 121, 1, "no sessions: every step would be dropped"),
     ("planted.toml", 129, 10, "invalid cursor name `c; DROP TABLE t`"),
+    ("planted.toml", 138, 9, "`fetch` = 0 is out of range"),
+    ("planted.toml", 141, 9, "`fetch` = 99999999999999999999999 is out of range"),
     ("syntax.toml", 5, 33, "invalid TOML"),
 ];
 
@@ -60,7 +62,8 @@ fn check_exits_non_zero_and_prints_locations() {
     assert!(stderr.contains("planted.toml:10:1"), "{stderr}");
     assert!(stderr.contains("matrix.toml:4:10"), "the matrix is checked too: {stderr}");
     assert!(stderr.contains("unknown launch `embeded`"), "{stderr}");
-    assert!(stderr.contains("matrix.toml:12:21") && stderr.contains("is more than a day"), "a timeout run would overflow on is refused: {stderr}");
+    assert!(stderr.contains("matrix.toml:12:21") && stderr.contains("`startup_timeout_s` = 9223372036854775807 is out of range") && stderr.contains("from 1 to 86400"), "a timeout run would overflow on is refused: {stderr}");
+    assert!(stderr.contains("matrix.toml:20:21") && stderr.contains("`startup_timeout_s` = 0 is out of range"), "{stderr}");
 }
 
 #[test]
@@ -258,4 +261,48 @@ fn a_file_too_large_to_be_a_suite_is_refused_unread() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("huge.toml") && stderr.contains("more than the 16777216"), "{stderr}");
+}
+
+#[test]
+fn command_line_waits_and_counts_outside_what_run_can_honour_are_refused() {
+    let limit = std::time::Duration::from_secs(20);
+    for (flag, value, says) in [
+        ("--step-timeout-ms", "86400001", "not in 1..=86400000"),
+        ("--blocking-window-ms", "18446744073709551615", "not in 1..=86400000"),
+        ("--step-timeout-ms", "0", "not in 1..=86400000"),
+        ("--repeat", "0", "not in 1..=1000"),
+        ("--repeat", "1001", "not in 1..=1000"),
+    ] {
+        let out = dbcompat_within(limit, &["run".as_ref(), flag.as_ref(), value.as_ref()]);
+        assert_eq!(out.status.code(), Some(2), "{flag} {value}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(flag) && stderr.contains(says), "{flag} {value}: {stderr}");
+    }
+}
+
+/// The largest waits the command line accepts are added to the clock and multiplied by
+/// step counts; a run with them must work, not overflow. (`--repeat 1000`, the largest
+/// count, is a loop bound with no arithmetic; it is left out to keep the test quick.)
+#[test]
+fn a_run_with_the_largest_accepted_waits_works() {
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = dbcompat_within(
+        std::time::Duration::from_secs(60),
+        &[
+            "run".as_ref(),
+            "sqlite_rowid_reuse_without_autoincrement::sqlite".as_ref(),
+            "--step-timeout-ms".as_ref(),
+            "86400000".as_ref(),
+            "--blocking-window-ms".as_ref(),
+            "86400000".as_ref(),
+            "--repeat".as_ref(),
+            "2".as_ref(),
+            "--out".as_ref(),
+            out_dir.path().as_os_str(),
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}\n{}", String::from_utf8_lossy(&out.stdout));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 passed"));
 }
