@@ -72,6 +72,8 @@ impl SourceFile {
             Err(i) => i - 1,
         };
         let start = self.line_starts[line];
+        // A span in a CRLF line break is at the end of its line, not past it.
+        let offset = offset.min(start + self.line_text(line + 1).len());
         let col = self.text[start..offset].chars().count();
         (line + 1, col + 1)
     }
@@ -379,6 +381,14 @@ mod tests {
         assert_eq!(f.line_col(f.text.find('d').unwrap()), (4, 1), "CRLF is one line break");
         let (source, _) = shown(&Diagnostic::new(&f, at..at + 1, "b"));
         assert_eq!(source, "b = ");
+    }
+
+    #[test]
+    fn a_span_in_a_crlf_line_break_is_at_the_end_of_its_line() {
+        let f = SourceFile::new("x.toml", "a = \"open\r\nb = 1".to_string());
+        let lf = f.text.find('\n').unwrap();
+        assert_eq!(f.line_col(lf), (1, 10), "one past `a = \"open`, not two");
+        assert_eq!(f.line_col(lf - 1), (1, 10));
     }
 
     #[test]
