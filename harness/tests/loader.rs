@@ -7,6 +7,9 @@ use std::process::Command;
 use dbcompat::source::SourceFile;
 use dbcompat::suite;
 
+#[path = "../examples/fuzz_loaders/mutate.rs"]
+mod mutate;
+
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
@@ -305,4 +308,26 @@ fn a_run_with_the_largest_accepted_waits_works() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(out.status.code(), Some(0), "{stderr}\n{}", String::from_utf8_lossy(&out.stdout));
     assert!(String::from_utf8_lossy(&out.stdout).contains("1 passed"));
+}
+
+/// A short, fixed-seed run of the loaders' fuzzer (`examples/fuzz_loaders` runs it long).
+#[test]
+fn a_fixed_seed_fuzz_run_finds_nothing() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let findings = mutate::run(root, 7, 3_000);
+    let shown: Vec<String> = findings.iter().take(5).map(|f| format!("{}\n--- input (first 300 chars) ---\n{}", f.what, f.input.chars().take(300).collect::<String>())).collect();
+    assert!(findings.is_empty(), "{} finding(s):\n{}", findings.len(), shown.join("\n\n"));
+}
+
+/// Inputs the fuzzer once found (each took over a second to load) stay quick and sound.
+#[test]
+fn earlier_fuzz_findings_stay_fixed() {
+    let dir = fixtures().join("fuzz");
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        if let Err(what) = mutate::check_input(&text) {
+            panic!("{}: {what}", path.display());
+        }
+    }
 }
