@@ -90,11 +90,11 @@ struct RunArgs {
     /// Where the results JSON is written (`reports/` itself holds the committed run).
     #[arg(long, default_value = "reports/last-run")]
     out: PathBuf,
-    /// A step still running after this long is recorded as blocked.
-    #[arg(long, default_value_t = 300)]
+    /// A step still running after this long is recorded as blocked (1 to 86400000, a day).
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=MAX_WAIT_MS))]
     blocking_window_ms: u64,
-    /// The longest any step is waited for before it is cancelled.
-    #[arg(long, default_value_t = 10_000)]
+    /// The longest any step is waited for before it is cancelled (1 to 86400000, a day).
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=MAX_WAIT_MS))]
     step_timeout_ms: u64,
     /// Also render the HTML report into the output directory.
     #[arg(long)]
@@ -105,13 +105,17 @@ struct RunArgs {
     /// Run only shard K of N (e.g. 2/3): a deterministic, balanced share of the cases.
     #[arg(long, value_parser = run::parse_shard)]
     shard: Option<(usize, usize)>,
-    /// Run every case N times; a case whose outcome varies is reported as flaky.
-    #[arg(long, default_value_t = 1)]
+    /// Run every case N times (1 to 1000); a case whose outcome varies is reported as flaky.
+    #[arg(long, default_value_t = 1, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1000))]
     repeat: usize,
     /// One case at a time and one target start at a time (to measure what concurrency buys).
     #[arg(long)]
     sequential: bool,
 }
+
+/// The longest wait the command line accepts: a day. Durations are added to the clock and
+/// multiplied by step counts in `run`; a day keeps that far from overflow.
+const MAX_WAIT_MS: u64 = 86_400_000;
 
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum ListWhat {

@@ -7,6 +7,9 @@ use std::process::Command;
 use dbcompat::source::SourceFile;
 use dbcompat::suite;
 
+#[path = "../examples/fuzz_loaders/mutate.rs"]
+mod mutate;
+
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
@@ -30,6 +33,8 @@ const PLANTED: &[(&str, usize, usize, &str)] = &[
     ("planted.toml", 116, 7, "a step with empty SQL"),
     ("planted.toml", 121, 1, "no sessions: every step would be dropped"),
     ("planted.toml", 129, 10, "invalid cursor name `c; DROP TABLE t`"),
+    ("planted.toml", 138, 9, "`fetch` = 0 is out of range"),
+    ("planted.toml", 141, 9, "`fetch` = 99999999999999999999999 is out of range"),
     ("syntax.toml", 5, 33, "invalid TOML"),
 ];
 
@@ -60,7 +65,8 @@ fn check_exits_non_zero_and_prints_locations() {
     assert!(stderr.contains("planted.toml:10:1"), "{stderr}");
     assert!(stderr.contains("matrix.toml:4:10"), "the matrix is checked too: {stderr}");
     assert!(stderr.contains("unknown launch `embeded`"), "{stderr}");
-    assert!(stderr.contains("matrix.toml:12:21") && stderr.contains("is more than a day"), "a timeout run would overflow on is refused: {stderr}");
+    assert!(stderr.contains("matrix.toml:12:21") && stderr.contains("`startup_timeout_s` = 9223372036854775807 is out of range") && stderr.contains("from 1 to 86400"), "a timeout run would overflow on is refused: {stderr}");
+    assert!(stderr.contains("matrix.toml:20:21") && stderr.contains("`startup_timeout_s` = 0 is out of range"), "{stderr}");
 }
 
 #[test]
@@ -174,4 +180,154 @@ fn commands_that_would_test_nothing_exit_non_zero() {
     let run = Command::new(env!("CARGO_BIN_EXE_dbcompat")).current_dir(root).args(["run", "no_probe_has_this_name", "--out"]).arg(out.path()).output().unwrap();
     assert_eq!(run.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&run.stderr).contains("nothing to test"));
+}
+
+/// A 50 KB suite saved with bare CR line endings once printed 957 errors in 74 MB: each
+/// error reprinted the whole file as its "line". Now errors are on their own lines, each
+/// shown in a bounded window, and at most twenty of a file are printed.
+#[test]
+fn a_file_with_bare_carriage_returns_gives_bounded_located_errors() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let text = std::fs::read_to_string(root.join("suites/locking.toml")).unwrap().replace('\n', "\r");
+    let cut = (0..=50_000.min(text.len())).rev().find(|&i| text.is_char_boundary(i)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("cr.toml"), &text[..cut]).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_dbcompat")).current_dir(root).args(["check", "--suites"]).arg(dir.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.len() < 64 * 1024, "{} bytes on stderr", stderr.len());
+    assert!(stderr.contains("more errors in"), "{stderr}");
+    let first = stderr.lines().find(|l| l.contains("--> ")).unwrap();
+    let line: usize = first.rsplit(':').nth(1).unwrap().parse().unwrap();
+    assert!(line > 1, "the first error is on its own line, not line 1 of one huge line: {first}");
+}
+
+/// Runs dbcompat, killing it if it has not finished within `limit` (a hang fails the test
+/// instead of stalling it).
+fn dbcompat_within(limit: std::time::Duration, args: &[&std::ffi::OsStr]) -> std::process::Output {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dbcompat"))
+        .current_dir(root)
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > limit {
+            child.kill().unwrap();
+            panic!("dbcompat {args:?} did not finish within {limit:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn mkfifo(path: &Path) {
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0, "mkfifo {}", path.display());
+}
+
+/// A FIFO named like a suite once hung `check` (reading it waits for a writer forever).
+#[test]
+fn a_fifo_or_directory_named_like_a_suite_is_refused_without_a_hang() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(root.join("suites/savepoints.toml"), dir.path().join("a.toml")).unwrap();
+    std::os::unix::fs::symlink(dir.path().join("a.toml"), dir.path().join("linked.toml")).unwrap();
+    mkfifo(&dir.path().join("pipe.toml"));
+    std::fs::create_dir(dir.path().join("folder.toml")).unwrap();
+    let limit = std::time::Duration::from_secs(20);
+    let out = dbcompat_within(limit, &["check".as_ref(), "--suites".as_ref(), dir.path().as_os_str()]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("pipe.toml") && stderr.contains("not a regular file but a FIFO"), "{stderr}");
+    assert!(stderr.contains("folder.toml") && stderr.contains("not a regular file but a directory"), "{stderr}");
+    assert!(stderr.contains("duplicate probe id"), "the link to a suite is read like the suite: {stderr}");
+
+    // The matrix is read the same way.
+    let pipe = dir.path().join("pipe.toml");
+    let out = dbcompat_within(limit, &["check".as_ref(), "--matrix".as_ref(), pipe.as_os_str()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a regular file but a FIFO"));
+}
+
+#[test]
+fn a_file_too_large_to_be_a_suite_is_refused_unread() {
+    let dir = tempfile::tempdir().unwrap();
+    let huge = std::fs::File::create(dir.path().join("huge.toml")).unwrap();
+    huge.set_len(dbcompat::source::diagnostics::MAX_FILE_BYTES + 1).unwrap();
+    let out = dbcompat_within(std::time::Duration::from_secs(20), &["check".as_ref(), "--suites".as_ref(), dir.path().as_os_str()]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("huge.toml") && stderr.contains("more than the 16777216"), "{stderr}");
+}
+
+#[test]
+fn command_line_waits_and_counts_outside_what_run_can_honour_are_refused() {
+    let limit = std::time::Duration::from_secs(20);
+    for (flag, value, says) in [
+        ("--step-timeout-ms", "86400001", "not in 1..=86400000"),
+        ("--blocking-window-ms", "18446744073709551615", "not in 1..=86400000"),
+        ("--step-timeout-ms", "0", "not in 1..=86400000"),
+        ("--repeat", "0", "not in 1..=1000"),
+        ("--repeat", "1001", "not in 1..=1000"),
+    ] {
+        let out = dbcompat_within(limit, &["run".as_ref(), flag.as_ref(), value.as_ref()]);
+        assert_eq!(out.status.code(), Some(2), "{flag} {value}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(flag) && stderr.contains(says), "{flag} {value}: {stderr}");
+    }
+}
+
+/// The largest waits the command line accepts are added to the clock and multiplied by
+/// step counts; a run with them must work, not overflow. (`--repeat 1000`, the largest
+/// count, is a loop bound with no arithmetic; it is left out to keep the test quick.)
+#[test]
+fn a_run_with_the_largest_accepted_waits_works() {
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = dbcompat_within(
+        std::time::Duration::from_secs(60),
+        &[
+            "run".as_ref(),
+            "sqlite_rowid_reuse_without_autoincrement::sqlite".as_ref(),
+            "--step-timeout-ms".as_ref(),
+            "86400000".as_ref(),
+            "--blocking-window-ms".as_ref(),
+            "86400000".as_ref(),
+            "--repeat".as_ref(),
+            "2".as_ref(),
+            "--out".as_ref(),
+            out_dir.path().as_os_str(),
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}\n{}", String::from_utf8_lossy(&out.stdout));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 passed"));
+}
+
+/// A short, fixed-seed run of the loaders' fuzzer (`examples/fuzz_loaders` runs it long).
+#[test]
+fn a_fixed_seed_fuzz_run_finds_nothing() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let findings = mutate::run(root, 7, 3_000);
+    let shown: Vec<String> = findings.iter().take(5).map(|f| format!("{}\n--- input (first 300 chars) ---\n{}", f.what, f.input.chars().take(300).collect::<String>())).collect();
+    assert!(findings.is_empty(), "{} finding(s):\n{}", findings.len(), shown.join("\n\n"));
+}
+
+/// Inputs the fuzzer once found (each took over a second to load) stay quick and sound.
+#[test]
+fn earlier_fuzz_findings_stay_fixed() {
+    let dir = fixtures().join("fuzz");
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        if let Err(what) = mutate::check_input(&text) {
+            panic!("{}: {what}", path.display());
+        }
+    }
 }

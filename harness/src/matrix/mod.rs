@@ -151,15 +151,8 @@ fn read_target(mut t: Table<'_, '_>) -> Option<TargetSpec> {
     let launch_kind = t.required_str("launch");
     let image = t.str("image");
     let tag = t.str("tag");
-    let startup = t.u64("startup_timeout_s").and_then(|v| {
-        // `run` adds it to the clock: a value past a day is a typo, and past the clock's range a crash.
-        if v.value > 86_400 {
-            t.reader.error(v.span.clone(), format!("startup_timeout_s = {} is more than a day", v.value), Some("seconds, at most 86400".into()));
-            None
-        } else {
-            Some(v.value)
-        }
-    });
+    // `run` adds it to the clock: past a day it is a typo, and past the clock's range a crash.
+    let startup = t.u64_in("startup_timeout_s", 1..=86_400, "seconds (at most a day)").map(|v| v.value);
     let args = t.strings("args").unwrap_or_default();
     let url_env = t.str("url_env");
     let url = t.str("url");

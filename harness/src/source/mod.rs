@@ -5,6 +5,7 @@
 //! file, line, column and what was expected.
 
 pub mod diagnostics;
+pub mod invariants;
 pub mod reader;
 
 pub use diagnostics::{Diagnostic, Diagnostics, SourceFile};

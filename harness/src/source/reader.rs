@@ -5,7 +5,7 @@
 //! key (with the keys that were expected) and keeps reading.
 
 use std::cell::RefCell;
-use std::ops::Range;
+use std::ops::{Range, RangeInclusive};
 
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
@@ -183,6 +183,26 @@ impl<'v, 'f> Table<'v, 'f> {
             Some(n) if n >= 0 => Some(Located::new(n as u64, v.span())),
             _ => {
                 self.reader.error(v.span(), format!("`{key}` is out of range"), Some("a non-negative integer".into()));
+                None
+            }
+        }
+    }
+
+    /// A count or duration that `run` must be able to honour: a located error outside
+    /// `bounds` (`unit` says what is counted, e.g. "seconds").
+    pub fn u64_in(&mut self, key: &'static str, bounds: RangeInclusive<u64>, unit: &str) -> Option<Located<u64>> {
+        let v = self.get(key)?;
+        let expected = format!("{unit}, from {} to {}", bounds.start(), bounds.end());
+        match v.get_ref() {
+            DeValue::Integer(i) => match integer(i).and_then(|n| u64::try_from(n).ok()) {
+                Some(n) if bounds.contains(&n) => Some(Located::new(n, v.span())),
+                _ => {
+                    self.reader.error(v.span(), format!("`{key}` = {} is out of range", i.as_str()), Some(expected));
+                    None
+                }
+            },
+            other => {
+                self.reader.wrong_type(v.span(), other, &format!("{expected} ({key})"));
                 None
             }
         }

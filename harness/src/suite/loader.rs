@@ -12,6 +12,9 @@ use crate::backend::{is_dialect_key, Backend};
 use crate::source::reader::{Located, Reader, Table, Value};
 use crate::source::{Diagnostic, Diagnostics, SourceFile};
 
+/// The most rows one `fetch` may ask for; more is a typo, not a probe.
+pub const MAX_FETCH: u64 = 1_000_000;
+
 /// Placeholders the interpreter fills in itself.
 pub const BUILTIN_PLACEHOLDERS: &[&str] = &["namespace"];
 
@@ -317,7 +320,9 @@ fn read_step(mut s: Table<'_, '_>, sessions: &[SessionSpec], snippets: &Snippets
             reader.error(c.span.clone(), format!("invalid cursor name `{}`", c.value), Some("a plain identifier: a letter or _, then letters, digits or _ (at most 30)".into()));
         }
     }
-    let fetch = s.u64("fetch").map(|f| f.value);
+    // PostgreSQL's FETCH 0 re-reads the current row where the others read none: no
+    // portable meaning, so a fetch reads at least one row.
+    let fetch = s.u64_in("fetch", 1..=MAX_FETCH, "rows").map(|f| f.value);
     let restart = s.bool("restart").unwrap_or(false);
     let crash = s.bool("crash").unwrap_or(false);
     let outcome = s.bool("outcome").unwrap_or(false);
