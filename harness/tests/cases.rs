@@ -104,6 +104,7 @@ fn completion(result: &CaseResult) -> Result<Completion, Failed> {
             result.outcome.as_deref().unwrap_or_default().join(" | ")
         ))),
         Verdict::NotApplicable { reason } => Ok(Completion::ignored_with(format!("not applicable: {reason}"))),
+        Verdict::Unsupported { reason } => Ok(Completion::ignored_with(format!("not supported by dbcompat: {reason}"))),
         Verdict::NotRun { reason } => Ok(Completion::ignored_with(format!("not run: {reason}"))),
         Verdict::Fail { expected, observed } => Err(Failed::from(format!(
             "expected {}\nobserved {}\n{}",

@@ -86,7 +86,7 @@ fn behaviour(cell: &Cell) -> Option<String> {
     match cell.status? {
         Status::Pass | Status::Fail | Status::NoExpectation | Status::Undefined => cell.outcome.map(outcome_text),
         Status::NotApplicable => Some("not applicable".to_string()),
-        Status::Error | Status::NotRun => None,
+        Status::Error | Status::NotRun | Status::Unsupported => None,
     }
 }
 

@@ -184,6 +184,7 @@ p{margin:.35rem 0}
 .error{background:var(--error-bg);color:var(--error-fg)}
 .no-expectation,.undefined{background:var(--noexp-bg);color:var(--noexp-fg)}
 .not-applicable{background:var(--na-bg);color:var(--na-fg)}
+.unsupported{background:repeating-linear-gradient(45deg,#fdf6ec 0 5px,#f6ead6 5px 10px);color:var(--na-fg)}
 .not-run{background:repeating-linear-gradient(135deg,#fafbfc 0 5px,#eef1f4 5px 10px);color:var(--notrun-fg)}
 .chip.not-run{border-color:var(--line2)}
 .confirmed{background:var(--pass-bg);color:var(--pass-fg)}

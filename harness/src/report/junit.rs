@@ -104,7 +104,7 @@ pub fn junit_xml(results: &RunResults) -> String {
 }
 
 fn is_skipped(v: &Verdict) -> bool {
-    matches!(v, Verdict::NotRun { .. } | Verdict::NotApplicable { .. } | Verdict::NoExpectation | Verdict::Undefined { .. })
+    matches!(v, Verdict::NotRun { .. } | Verdict::NotApplicable { .. } | Verdict::Unsupported { .. } | Verdict::NoExpectation | Verdict::Undefined { .. })
 }
 
 fn testcase(out: &mut String, c: &CaseResult) {
@@ -136,6 +136,9 @@ fn testcase(out: &mut String, c: &CaseResult) {
         }
         Verdict::NotApplicable { reason } => {
             let _ = writeln!(out, ">\n      <skipped message=\"{}\"/>\n    </testcase>", xml(&format!("not applicable: {reason}")));
+        }
+        Verdict::Unsupported { reason } => {
+            let _ = writeln!(out, ">\n      <skipped message=\"{}\"/>\n    </testcase>", xml(&format!("not supported by dbcompat: {reason}")));
         }
         Verdict::NoExpectation => {
             let _ = writeln!(out, ">\n      <skipped message=\"{}\"/>\n    </testcase>", xml(&format!("no expectation yet; observed {observed}")));

@@ -55,7 +55,7 @@ pub fn markdown_summary(results: &RunResults, previous: Option<&RunResults>) -> 
     let ran = model.targets.iter().filter(|t| t.ran()).count();
     let _ = writeln!(
         out,
-        "{} cases on {} targets ({} ran): ✓ {} as expected · ✗ {} differ from expectation · ! {} error{} · ? {} without expectation{} · – {} not applicable · ∅ {} not run\n",
+        "{} cases on {} targets ({} ran): ✓ {} as expected · ✗ {} differ from expectation · ! {} error{} · ? {} without expectation{} · – {} not applicable{} · ∅ {} not run\n",
         results.cases.len(),
         model.targets.len(),
         ran,
@@ -66,11 +66,12 @@ pub fn markdown_summary(results: &RunResults, previous: Option<&RunResults>) -> 
         tally.no_expectation,
         if tally.undefined > 0 { format!(" · ~ {} undefined (recorded, not judged)", tally.undefined) } else { String::new() },
         tally.not_applicable,
+        if tally.unsupported > 0 { format!(" · ⊘ {} not supported by dbcompat", tally.unsupported) } else { String::new() },
         tally.not_run
     );
 
-    out.push_str("| target | server | ✓ pass | ✗ fail | ! error | ? no expectation | – n/a | ∅ not run |\n");
-    out.push_str("|---|---|--:|--:|--:|--:|--:|--:|\n");
+    out.push_str("| target | server | ✓ pass | ✗ fail | ! error | ? no expectation | – n/a | ⊘ unsupported | ∅ not run |\n");
+    out.push_str("|---|---|--:|--:|--:|--:|--:|--:|--:|\n");
     for t in &model.targets {
         let counts = model.counts(std::slice::from_ref(t));
         let server = match (&t.record.server_version, &t.record.not_run) {
@@ -79,7 +80,7 @@ pub fn markdown_summary(results: &RunResults, previous: Option<&RunResults>) -> 
             (None, None) => String::new(),
         };
         let _ = write!(out, "| {} | {server} |", md_code(t.id()));
-        for s in [Status::Pass, Status::Fail, Status::Error, Status::NoExpectation, Status::NotApplicable, Status::NotRun] {
+        for s in [Status::Pass, Status::Fail, Status::Error, Status::NoExpectation, Status::NotApplicable, Status::Unsupported, Status::NotRun] {
             let _ = write!(out, " {} |", counts.get(s));
         }
         out.push('\n');

@@ -76,6 +76,7 @@ fn short_label(s: Status) -> &'static str {
         Status::NoExpectation => "no expectation",
         Status::Undefined => "undefined",
         Status::NotApplicable => "n/a",
+        Status::Unsupported => "unsupported",
         Status::NotRun => "not run",
     }
 }

@@ -25,13 +25,23 @@ pub enum Status {
     /// Recorded, never judged: the vendor documents the behaviour as undefined.
     Undefined,
     NotApplicable,
+    /// dbcompat cannot run it there: a limit of the harness, not of the database.
+    Unsupported,
     NotRun,
 }
 
 impl Status {
     /// In the order summaries list them: findings first.
-    pub const ALL: [Status; 7] =
-        [Status::Pass, Status::Fail, Status::Error, Status::NoExpectation, Status::Undefined, Status::NotApplicable, Status::NotRun];
+    pub const ALL: [Status; 8] = [
+        Status::Pass,
+        Status::Fail,
+        Status::Error,
+        Status::NoExpectation,
+        Status::Undefined,
+        Status::NotApplicable,
+        Status::Unsupported,
+        Status::NotRun,
+    ];
 
     pub fn of(verdict: &Verdict) -> Status {
         match verdict {
@@ -40,6 +50,7 @@ impl Status {
             Verdict::NoExpectation => Status::NoExpectation,
             Verdict::Undefined { .. } => Status::Undefined,
             Verdict::NotApplicable { .. } => Status::NotApplicable,
+            Verdict::Unsupported { .. } => Status::Unsupported,
             Verdict::NotRun { .. } => Status::NotRun,
             Verdict::Error { .. } => Status::Error,
         }
@@ -53,6 +64,7 @@ impl Status {
             Status::NoExpectation => "?",
             Status::Undefined => "~",
             Status::NotApplicable => "–",
+            Status::Unsupported => "⊘",
             Status::NotRun => "∅",
         }
     }
@@ -66,6 +78,7 @@ impl Status {
             Status::NoExpectation => "no expectation yet",
             Status::Undefined => "undefined by the vendor (recorded, not judged)",
             Status::NotApplicable => "not applicable",
+            Status::Unsupported => "not supported by dbcompat (a limit of the harness)",
             Status::NotRun => "not run",
         }
     }
@@ -79,6 +92,7 @@ impl Status {
             Status::NoExpectation => "no-expectation",
             Status::Undefined => "undefined",
             Status::NotApplicable => "not-applicable",
+            Status::Unsupported => "unsupported",
             Status::NotRun => "not-run",
         }
     }

@@ -92,7 +92,7 @@ fn expected_html(c: &CaseResult) -> String {
 }
 
 fn expectations(out: &mut String, r: &ProbeRecord) {
-    if r.expect.is_empty() && r.not_applicable.is_empty() {
+    if r.expect.is_empty() && r.not_applicable.is_empty() && r.unsupported.is_empty() {
         return;
     }
     out.push_str("<h2>Expectations</h2>\n<table class=\"data\"><thead><tr><th>target selector</th><th>expected outcome</th></tr></thead><tbody>");
@@ -101,6 +101,9 @@ fn expectations(out: &mut String, r: &ProbeRecord) {
     }
     for (selector, reason) in &r.not_applicable {
         let _ = write!(out, "<tr><td>{}</td><td><span class=\"chip not-applicable\">– not applicable</span> {}</td></tr>", code(selector), esc(reason));
+    }
+    for (selector, reason) in &r.unsupported {
+        let _ = write!(out, "<tr><td>{}</td><td><span class=\"chip unsupported\">⊘ not supported by dbcompat</span> {}</td></tr>", code(selector), esc(reason));
     }
     out.push_str("</tbody></table>\n");
 }

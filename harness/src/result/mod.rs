@@ -263,6 +263,7 @@ impl RunResults {
                 Verdict::NoExpectation => t.no_expectation += 1,
                 Verdict::Undefined { .. } => t.undefined += 1,
                 Verdict::NotApplicable { .. } => t.not_applicable += 1,
+                Verdict::Unsupported { .. } => t.unsupported += 1,
                 Verdict::NotRun { .. } => t.not_run += 1,
                 Verdict::Error { .. } => t.error += 1,
             }
@@ -279,6 +280,8 @@ pub struct Tally {
     /// Recorded without a verdict: documented as undefined.
     pub undefined: usize,
     pub not_applicable: usize,
+    /// Not run because of a limit of dbcompat, not of the database.
+    pub unsupported: usize,
     pub not_run: usize,
     pub error: usize,
 }
@@ -289,7 +292,11 @@ impl std::fmt::Display for Tally {
         if self.undefined > 0 {
             write!(f, ", {} undefined (recorded)", self.undefined)?;
         }
-        write!(f, ", {} not applicable, {} not run", self.not_applicable, self.not_run)
+        write!(f, ", {} not applicable", self.not_applicable)?;
+        if self.unsupported > 0 {
+            write!(f, ", {} not supported by dbcompat", self.unsupported)?;
+        }
+        write!(f, ", {} not run", self.not_run)
     }
 }
 

@@ -24,6 +24,9 @@ pub struct ProbeRecord {
     /// Expected outcomes by target selector (`mysql>=8.0.1`).
     pub expect: BTreeMap<String, Vec<String>>,
     pub not_applicable: BTreeMap<String, String>,
+    /// Where dbcompat cannot run the probe, by target selector, with the reason.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub unsupported: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -108,6 +111,7 @@ impl ProbeRecord {
                 .collect(),
             expect: p.expect.iter().map(|k| (k.target.text.clone(), k.value.outcome.clone())).collect(),
             not_applicable: p.not_applicable.iter().map(|k| (k.target.text.clone(), k.value.clone())).collect(),
+            unsupported: p.unsupported.iter().map(|k| (k.target.text.clone(), k.value.clone())).collect(),
         }
     }
 }

@@ -20,6 +20,9 @@ pub enum Verdict {
     Undefined { reason: String },
     /// The suite says the question does not apply to this target.
     NotApplicable { reason: String },
+    /// dbcompat itself cannot run the probe on this target (a limit of the harness,
+    /// not of the database).
+    Unsupported { reason: String },
     /// The target could not run (no engine, no client library, ...).
     NotRun { reason: String },
     /// The harness or the server failed before an outcome could be observed.
@@ -34,6 +37,7 @@ impl Verdict {
             Verdict::NoExpectation => "no expectation",
             Verdict::Undefined { .. } => "undefined (recorded)",
             Verdict::NotApplicable { .. } => "not applicable",
+            Verdict::Unsupported { .. } => "not supported by dbcompat",
             Verdict::NotRun { .. } => "not run",
             Verdict::Error { .. } => "error",
         }

@@ -204,6 +204,10 @@ pub async fn run_one(probe: &Probe, launched: &Launched, timing: &Timing) -> Cas
         result.verdict = Verdict::NotApplicable { reason: reason.to_string() };
         return result;
     }
+    if let Some(reason) = probe.unsupported_for(backend, Some(version)) {
+        result.verdict = Verdict::Unsupported { reason: reason.to_string() };
+        return result;
+    }
     let run = run_case(probe, target.as_ref(), timing).await;
     result.verdict = judge(probe, backend, Some(version), &run.outcome);
     if let Ok(outcome) = &run.outcome {
@@ -237,4 +241,40 @@ pub async fn execute(cases: Vec<Case>, pool: Arc<TargetPool>, progress: Arc<dyn 
         }
     }
     results.into_iter().flatten().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::Backend;
+    use crate::matrix::Launch;
+    use crate::source::SourceFile;
+
+    #[tokio::test]
+    async fn a_limit_of_dbcompat_is_its_own_verdict_and_touches_no_server() {
+        let text = "area = \"a\"\n\n[[probe]]\nid = \"p\"\nasks = \"?\"\n[[probe.step]]\nsql = \"SELECT 1\"\n[probe.unsupported]\nsqlite = \"dbcompat cannot do this here\"\n";
+        let (suite, d) = crate::suite::parse(&SourceFile::new("s.toml", text.into()));
+        assert!(d.is_empty(), "{d}");
+        let spec = TargetSpec { name: "sqlite".into(), backend: Backend::Sqlite, launch: Launch::Embedded, default: true, enabled: true, line: 1 };
+        let launched = target::launch(&spec).await;
+        let result = run_one(&suite.probes[0], &launched, &Timing::default()).await;
+        assert_eq!(result.verdict, Verdict::Unsupported { reason: "dbcompat cannot do this here".into() });
+        assert!(result.transcript.is_empty(), "nothing ran");
+        assert!(!result.verdict.is_failure());
+        let results = crate::result::RunResults {
+            schema_version: crate::result::SCHEMA_VERSION,
+            dbcompat_version: String::new(),
+            started_at: String::new(),
+            finished_at: String::new(),
+            host: String::new(),
+            settings: crate::result::RunSettings { blocking_window_ms: 0, step_timeout_ms: 0, filters: vec![], shard: None, repeat: 1 },
+            interrupted: None,
+            targets: vec![],
+            probes: vec![],
+            cases: vec![result],
+        };
+        let tally = results.tally();
+        assert_eq!((tally.unsupported, tally.not_applicable), (1, 0), "counted apart from not applicable");
+        assert!(tally.to_string().contains("1 not supported by dbcompat"), "{tally}");
+    }
 }

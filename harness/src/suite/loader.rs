@@ -221,6 +221,7 @@ fn read_probe(mut t: Table<'_, '_>, default_area: Option<&Located<String>>, snip
     let expect = t.get("expect").map(|v| read_expect(reader, v, outcome_count)).unwrap_or_default();
     let not_applicable = t.get("not_applicable").map(|v| read_not_applicable(reader, v)).unwrap_or_default();
     let undefined = t.get("undefined").map(|v| read_reasons(reader, v, "undefined")).unwrap_or_default();
+    let unsupported = t.get("unsupported").map(|v| read_reasons(reader, v, "unsupported")).unwrap_or_default();
     let runs_alone = t.bool("runs_alone").unwrap_or(false);
     let head = t.span.start..t.span.start;
     t.finish();
@@ -250,6 +251,7 @@ fn read_probe(mut t: Table<'_, '_>, default_area: Option<&Located<String>>, snip
         expect,
         not_applicable,
         undefined,
+        unsupported,
         runs_alone,
         snippets: snippets.clone(),
         file: reader.file.path.clone(),

@@ -34,6 +34,9 @@ pub struct Probe {
     /// Targets where the vendor documents the behaviour as undefined: the outcome is
     /// recorded with the reason and never judged.
     pub undefined: Vec<Keyed<String>>,
+    /// Targets where dbcompat itself cannot run the probe (a limit of the harness, not
+    /// of the database): counted and shown apart from not applicable.
+    pub unsupported: Vec<Keyed<String>>,
     /// Must not share its target with other cases (restarts, server-wide settings).
     pub runs_alone: bool,
     pub snippets: Arc<Snippets>,
@@ -229,6 +232,10 @@ impl Probe {
 
     pub fn undefined_for(&self, backend: Backend, version: Option<&Version>) -> Option<&str> {
         select(&self.undefined, backend, version).map(|k| k.value.as_str())
+    }
+
+    pub fn unsupported_for(&self, backend: Backend, version: Option<&Version>) -> Option<&str> {
+        select(&self.unsupported, backend, version).map(|k| k.value.as_str())
     }
 
     pub fn not_applicable_for(&self, backend: Backend, version: Option<&Version>) -> Option<&str> {
