@@ -32,12 +32,18 @@ const NOT_WAITING: u8 = 2;
 struct FakeSession {
     cancel: Arc<Notify>,
     state: Arc<AtomicU8>,
+    /// The argument of the running `hang NAME`, so a test can see its cancellation.
+    running: Arc<std::sync::Mutex<String>>,
 }
 
-struct Cancel(Arc<Notify>, Arc<AtomicU8>);
+/// The names of the `hang NAME` statements that were cancelled, across all tests.
+static CANCELLED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+struct Cancel(Arc<Notify>, Arc<AtomicU8>, Arc<std::sync::Mutex<String>>);
 
 impl Canceller for Cancel {
     fn cancel(&self) {
+        CANCELLED.lock().unwrap().push(self.2.lock().unwrap().clone());
         self.0.notify_one();
     }
 
@@ -61,6 +67,7 @@ impl Session for FakeSession {
         self.state.store(UNKNOWN, Ordering::SeqCst);
         match verb {
             "busy" => {
+                *self.running.lock().unwrap() = format!("busy {arg}");
                 self.state.store(NOT_WAITING, Ordering::SeqCst);
                 tokio::select! {
                     _ = tokio::time::sleep(Duration::from_millis(arg.parse().unwrap())) => Ok(Ok(Response::Affected { count: 0 })),
@@ -76,6 +83,7 @@ impl Session for FakeSession {
                 Ok(Ok(Response::Affected { count: 0 }))
             }
             "hang" => {
+                *self.running.lock().unwrap() = arg.to_string();
                 self.state.store(WAITING, Ordering::SeqCst);
                 self.cancel.notified().await;
                 Ok(Err(DbError { class: ErrorClass::QueryCanceled, code: "57014".into(), message: "canceled".into() }))
@@ -91,7 +99,7 @@ impl Session for FakeSession {
     }
 
     fn canceller(&self) -> Box<dyn Canceller> {
-        Box::new(Cancel(self.cancel.clone(), self.state.clone()))
+        Box::new(Cancel(self.cancel.clone(), self.state.clone(), self.running.clone()))
     }
 
     async fn close(self: Box<Self>) {}
@@ -109,7 +117,7 @@ impl Target for Fake {
         Ok(Namespace { name: hint.into(), location: hint.into() })
     }
     async fn connect(&self, _: &Namespace) -> Result<Box<dyn Session>, String> {
-        Ok(Box::new(FakeSession { cancel: Arc::new(Notify::new()), state: Arc::new(AtomicU8::new(UNKNOWN)) }))
+        Ok(Box::new(FakeSession { cancel: Arc::new(Notify::new()), state: Arc::new(AtomicU8::new(UNKNOWN)), running: Default::default() }))
     }
     /// A clean restart the fake server's log confirms; a crash its log contradicts.
     async fn restart(&self, kind: dbcompat::suite::RestartKind) -> Result<dbcompat::target::RestartReport, String> {
@@ -293,4 +301,30 @@ async fn a_slow_step_past_the_step_timeout_is_a_timeout_not_blocked() {
     assert!(!step(&run, 1).blocked && step(&run, 1).cancelled);
     // Cancelled at the step timeout (800 ms), within one window (100 ms), not after 2x.
     assert!(started.elapsed() < Duration::from_millis(1400), "{:?}", started.elapsed());
+}
+
+/// A case dropped mid-statement (an interrupted run, or the case's deadline) cancels
+/// its running statements, inline or moved to a task of their own, so the server does
+/// not go on with them.
+#[tokio::test]
+async fn an_abandoned_case_cancels_its_running_statements() {
+    let timing = Timing { blocking_window: Duration::from_millis(50), step_timeout: Duration::from_secs(30), ..Timing::default() };
+    // Step 1 blocks (moved to a task); step 2, on another session, hangs inline.
+    let p = probe(
+        r#"
+[[probe.step]]
+session = "a"
+sql = "hang abandoned-pending"
+[[probe.step]]
+session = "b"
+sql = "busy 61234"
+"#,
+    );
+    let target = Fake { version: Version::parse("1.0").unwrap() };
+    let abandoned = tokio::time::timeout(Duration::from_millis(400), run_case(&p, &target, &timing)).await;
+    assert!(abandoned.is_err(), "the case was still running when it was dropped");
+    tokio::task::yield_now().await;
+    let cancelled = CANCELLED.lock().unwrap().clone();
+    assert!(cancelled.iter().any(|n| n == "abandoned-pending"), "the blocked statement was cancelled: {cancelled:?}");
+    assert!(cancelled.iter().any(|n| n == "busy 61234"), "the statement running inline was cancelled: {cancelled:?}");
 }

@@ -100,7 +100,7 @@ async fn run_case_bounded(probe: &Probe, target: &dyn Target, timing: &Timing, s
     case.at("dropping its namespace");
     target.drop_namespace(&case.namespace).await;
     let outcome = outcome.and_then(|o| teardown.map(|()| o));
-    CaseRun { outcome, transcript: case.transcript, duration: started.elapsed() }
+    CaseRun { outcome, transcript: std::mem::take(&mut case.transcript), duration: started.elapsed() }
 }
 
 type StepOutput = (Box<dyn Session>, Vec<StatementRecord>, Option<SessionError>);
@@ -145,6 +145,49 @@ const LOCK_WAIT_CHECK_TIMEOUT: Duration = Duration::from_secs(5);
 
 async fn close(session: Box<dyn Session>) {
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, session.close()).await;
+}
+
+/// A step whose future is dropped before it finishes (the run was interrupted, or the
+/// case's deadline passed) cancels its statement, so the server does not go on with it.
+struct CancelIfAbandoned<F> {
+    step: std::pin::Pin<Box<F>>,
+    canceller: Option<Box<dyn Canceller>>,
+}
+
+impl<F: std::future::Future> CancelIfAbandoned<F> {
+    fn new(step: F, canceller: Box<dyn Canceller>) -> Self {
+        CancelIfAbandoned { step: Box::pin(step), canceller: Some(canceller) }
+    }
+}
+
+impl<F: std::future::Future> std::future::Future for CancelIfAbandoned<F> {
+    type Output = F::Output;
+
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<F::Output> {
+        let output = std::task::ready!(self.step.as_mut().poll(cx));
+        self.canceller = None;
+        std::task::Poll::Ready(output)
+    }
+}
+
+impl<F> Drop for CancelIfAbandoned<F> {
+    fn drop(&mut self) {
+        // Cancellers reach the server from a task of the runtime; without one (the
+        // process is ending) there is nothing to reach it with.
+        if let (Some(c), Ok(_)) = (self.canceller.take(), tokio::runtime::Handle::try_current()) {
+            c.cancel();
+        }
+    }
+}
+
+impl Drop for Case<'_> {
+    /// Steps moved to tasks of their own do not end with the case: abort them, which
+    /// cancels their statements (see `CancelIfAbandoned`).
+    fn drop(&mut self) {
+        for p in &self.pending {
+            p.handle.abort();
+        }
+    }
 }
 
 impl Case<'_> {
@@ -339,7 +382,8 @@ impl Case<'_> {
         // The step runs on this task for the blocking window; only a step that blocks
         // is moved to a task of its own (most steps finish well inside the window, and
         // a spawn per step would cost more than the statement).
-        let mut step = Box::pin(execute_all(session, commands));
+        let abandoned = session.canceller();
+        let mut step = CancelIfAbandoned::new(execute_all(session, commands), abandoned);
         self.transcript.push(StepRecord::new(number, kind, session_name));
         let record = self.transcript.len() - 1;
         // Past the window a step counts as blocked, unless the server can tell and says
