@@ -17,3 +17,4 @@ pub mod target;
 pub mod run;
 pub mod matrix;
 pub mod cli;
+pub mod crosscheck;
