@@ -35,6 +35,11 @@ pub trait Dialect: Send + Sync + 'static {
     /// Whether the marker is also written to stderr (a line of its own), so that
     /// stderr can be read as a stream of its own.
     fn marks_stderr(&self) -> bool;
+    /// The statements that carry out a cursor command through this client (PostgreSQL's
+    /// DECLARE and FETCH, as its driver sends them); `None` where a client has none.
+    fn cursor_statements(&self, _command: &Command) -> Option<Vec<String>> {
+        None
+    }
     /// Reads the statement's answer from what the client printed before the marker.
     fn parse(&self, sql: &str, stdout: &str, stderr: &str) -> Result<(StatementResult, Notes), SessionError>;
 }
@@ -180,13 +185,28 @@ impl Canceller for NoCancel {
 impl Session for ClientSession {
     async fn execute(&mut self, command: &Command) -> Result<StatementResult, SessionError> {
         self.notes = Notes::default();
-        let Command::Sql(sql) = command else {
-            return Err(SessionError::Unsupported("cursors are not cross-checked through a command-line client".into()));
+        let statements = match command {
+            Command::Sql(sql) => vec![sql.clone()],
+            other => self
+                .dialect
+                .cursor_statements(other)
+                .ok_or_else(|| SessionError::Unsupported(format!("{} holds no cursor for dbcompat", self.dialect.name())))?,
         };
-        let (stdout, stderr) = self.exchange("", sql).await?;
-        let (result, notes) = self.dialect.parse(sql, &stdout, &stderr)?;
-        self.notes = notes;
-        Ok(result)
+        // A cursor's statements stop at the first error, as the driver's do.
+        let mut last = None;
+        for sql in &statements {
+            let (stdout, stderr) = self.exchange("", sql).await?;
+            let (result, notes) = self.dialect.parse(sql, &stdout, &stderr)?;
+            // What the server said stays with the command, as in the driver's session.
+            self.notes.diagnostics.extend(notes.diagnostics);
+            self.notes.tag = notes.tag.or(self.notes.tag.take());
+            let failed = result.is_err();
+            last = Some(result);
+            if failed {
+                break;
+            }
+        }
+        last.ok_or_else(|| SessionError::Harness("a command with no statement".into()))
     }
 
     fn canceller(&self) -> Box<dyn Canceller> {

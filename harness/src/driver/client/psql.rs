@@ -8,6 +8,8 @@
 
 use super::{find_line, Dialect};
 use crate::driver::error::postgres_class;
+use crate::driver::postgres::fetch_sql;
+use crate::driver::Command;
 use crate::driver::text_rows::expects_rows;
 use crate::driver::{DbError, Diagnostic, Notes, Response, SessionError, StatementResult, Value};
 
@@ -41,6 +43,14 @@ impl Dialect for Psql {
 
     fn marks_stderr(&self) -> bool {
         true
+    }
+
+    fn cursor_statements(&self, command: &Command) -> Option<Vec<String>> {
+        match command {
+            Command::OpenCursor { name, sql, fetch } => Some(vec![format!("DECLARE {name} CURSOR FOR {sql}"), fetch_sql(name, *fetch)]),
+            Command::Fetch { name, count } => Some(vec![fetch_sql(name, *count)]),
+            Command::Sql(_) => None,
+        }
     }
 
     fn parse(&self, sql: &str, stdout: &str, stderr: &str) -> Result<(StatementResult, Notes), SessionError> {
@@ -207,6 +217,13 @@ mod tests {
         assert!(parse("x", "", "invalid command \\q2\n").is_err());
         let (r, _) = parse("SELECT 1/0", "", "psql:<stdin>:9: ERROR:  22012: division by zero\n").unwrap();
         assert_eq!(r.unwrap_err().code, "22012");
+    }
+
+    #[test]
+    fn a_cursor_is_declared_and_fetched_as_the_driver_does() {
+        let open = Command::OpenCursor { name: "c".into(), sql: "SELECT 1".into(), fetch: Some(1) };
+        assert_eq!(Psql.cursor_statements(&open).unwrap(), ["DECLARE c CURSOR FOR SELECT 1", "FETCH 1 FROM c"]);
+        assert_eq!(Psql.cursor_statements(&Command::Fetch { name: "c".into(), count: None }).unwrap(), ["FETCH ALL FROM c"]);
     }
 
     #[test]
