@@ -227,6 +227,10 @@ fn check(matrix: &PathBuf, suites: &PathBuf) -> ExitCode {
                 eprintln!("error: {} holds no probe: nothing was checked", suites.display());
                 return ExitCode::from(2);
             }
+            // The crosscheck explanations sit beside the matrix, as `crosscheck` reads them by default.
+            if let Err(d) = crate::crosscheck::explain::load(std::path::Path::new("crosscheck.toml")) {
+                return invalid(&d);
+            }
             println!("ok: {} suite file(s), {probes} probe(s), {} target(s)", s.len(), m.targets.len());
             ExitCode::SUCCESS
         }
