@@ -67,6 +67,10 @@ enum Commands {
     /// Remove the containers that dbcompat runs of this host left behind when they died
     /// (SIGKILL, a crash); those of runs still going are kept.
     Clean,
+    /// Run single-session probes again through each backend's own command-line client
+    /// and report every case where it and the driver disagree; exits 1 on a
+    /// disagreement that the explanations file does not explain.
+    Crosscheck(CrosscheckArgs),
     /// Merge results files (e.g. shards) into one; exits 1 if they conflict.
     Merge {
         #[arg(required = true)]
@@ -117,6 +121,27 @@ struct RunArgs {
 /// multiplied by step counts in `run`; a day keeps that far from overflow.
 const MAX_WAIT_MS: u64 = 86_400_000;
 
+#[derive(clap::Args)]
+struct CrosscheckArgs {
+    /// Only cases whose name (`area::probe::target`) contains one of these.
+    filters: Vec<String>,
+    /// Targets to cross-check, by matrix name (repeatable). Default: the matrix's default targets.
+    #[arg(short, long = "target")]
+    targets: Vec<String>,
+    /// Cross-check every enabled target in the matrix.
+    #[arg(long, conflicts_with = "targets")]
+    all_targets: bool,
+    /// Where `crosscheck.json` is written.
+    #[arg(long, default_value = "target/crosscheck")]
+    out: PathBuf,
+    /// Disagreements that are the client's own doing, each with its reason.
+    #[arg(long, default_value = "crosscheck.toml")]
+    explained: PathBuf,
+    /// The longest any step is waited for before it is cancelled.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=MAX_WAIT_MS))]
+    step_timeout_ms: u64,
+}
+
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum ListWhat {
     Targets,
@@ -142,6 +167,7 @@ pub fn main() -> ExitCode {
         },
         Commands::Merge { ref results, ref out } => merge_command(results, out),
         Commands::Clean => clean_command(),
+        Commands::Crosscheck(ref args) => crosscheck_command(&cli.matrix, &cli.suites, args),
     }
 }
 
@@ -212,6 +238,10 @@ fn check(matrix: &PathBuf, suites: &PathBuf) -> ExitCode {
                 eprintln!("error: {} holds no probe: nothing was checked", suites.display());
                 return ExitCode::from(2);
             }
+            // The crosscheck explanations sit beside the matrix, as `crosscheck` reads them by default.
+            if let Err(d) = crate::crosscheck::explain::load(std::path::Path::new("crosscheck.toml")) {
+                return invalid(&d);
+            }
             println!("ok: {} suite file(s), {probes} probe(s), {} target(s)", s.len(), m.targets.len());
             ExitCode::SUCCESS
         }
@@ -254,15 +284,15 @@ fn list(matrix: &PathBuf, suites: &PathBuf, what: ListWhat) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn choose_targets(m: &Matrix, args: &RunArgs) -> Result<Vec<TargetSpec>, String> {
-    if args.all_targets {
+fn choose_targets(m: &Matrix, all_targets: bool, targets: &[String]) -> Result<Vec<TargetSpec>, String> {
+    if all_targets {
         return Ok(m.targets.iter().filter(|t| t.enabled).cloned().collect());
     }
-    if args.targets.is_empty() {
+    if targets.is_empty() {
         let defaults: Vec<TargetSpec> = m.targets.iter().filter(|t| t.default && t.enabled).cloned().collect();
         return if defaults.is_empty() { Err(format!("{} marks no target as default; name one with --target", m.path.display())) } else { Ok(defaults) };
     }
-    args.targets
+    targets
         .iter()
         .map(|name| {
             // `BACKEND=URL` even when the URL lacks `://`: such an argument is never echoed.
@@ -282,7 +312,7 @@ fn run_command(matrix: &PathBuf, suites: &PathBuf, args: &RunArgs) -> ExitCode {
         Ok(x) => x,
         Err(d) => return invalid(&d),
     };
-    let specs = match choose_targets(&m, args) {
+    let specs = match choose_targets(&m, args.all_targets, &args.targets) {
         Ok(t) => t,
         Err(e) => {
             print_error(&e);
@@ -402,6 +432,88 @@ fn run_command(matrix: &PathBuf, suites: &PathBuf, args: &RunArgs) -> ExitCode {
         println!("report:  {}", args.out.join("index.html").display());
     }
     if results.cases.iter().any(|c| c.verdict.is_failure()) { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+}
+
+fn crosscheck_command(matrix: &PathBuf, suites: &PathBuf, args: &CrosscheckArgs) -> ExitCode {
+    let (m, s) = match load(matrix, suites) {
+        Ok(x) => x,
+        Err(d) => return invalid(&d),
+    };
+    let explanations = match crate::crosscheck::explain::load(&args.explained) {
+        Ok(e) => Arc::new(e),
+        Err(d) => return invalid(&d),
+    };
+    let specs = match choose_targets(&m, args.all_targets, &args.targets) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let timing = Timing { step_timeout: Duration::from_millis(args.step_timeout_ms), ..Timing::default() };
+    let runtime = match runtime() {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    let interrupt = run::Interrupt::new();
+    if let Err(e) = runtime.block_on(async { run::interrupt::listen(interrupt.clone()) }) {
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
+    }
+    let uses_containers = specs.iter().any(|t| matches!(t.launch, crate::matrix::Launch::Container { .. }));
+    let pool = Arc::new(run::TargetPool::new(specs, timing).with_interrupt(interrupt.clone()));
+    let cases = run::plan(&s, &pool.planned_ids(), &args.filters);
+    if cases.is_empty() {
+        eprintln!("error: no case matches the filters and targets given: nothing to cross-check");
+        return ExitCode::from(2);
+    }
+    let started = std::time::Instant::now();
+    let checked = runtime.block_on(async {
+        if uses_containers {
+            crate::target::container::remove_orphans_before_run().await;
+        }
+        let work = crate::crosscheck::run_all(cases, pool.clone(), timing, explanations.clone(), 4);
+        let checked = tokio::select! {
+            c = work => Some(c),
+            () = interrupt.wait() => None,
+        };
+        match checked {
+            Some(_) => pool.shut_down().await,
+            None => {
+                let _ = tokio::time::timeout(run::interrupt::REMOVAL_BOUND, crate::target::container::remove_all_of_this_process()).await;
+            }
+        }
+        checked
+    });
+    let Some(checked) = checked else {
+        let signal = interrupt.signal();
+        eprintln!("interrupted by {}: nothing was written", signal.map_or("a signal", |s| s.name()));
+        std::process::exit(i32::from(signal.map_or(130, |s| s.exit_code())));
+    };
+    let tally = crate::crosscheck::tally(&checked);
+    let report = crate::crosscheck::Report { comparison: crate::crosscheck::COMPARISON, targets: tally.clone(), cases: &checked };
+    let path = args.out.join("crosscheck.json");
+    let written = std::fs::create_dir_all(&args.out)
+        .map_err(|e| e.to_string())
+        .and_then(|()| serde_json::to_string_pretty(&report).map_err(|e| e.to_string()))
+        .and_then(|json| std::fs::write(&path, json).map_err(|e| e.to_string()));
+    if let Err(e) = written {
+        eprintln!("error: cannot write {}: {e}", path.display());
+        return ExitCode::FAILURE;
+    }
+    for c in checked.iter().filter(|c| matches!(c.status, crate::crosscheck::Status::Disagree { .. })) {
+        let mark = if c.is_unexplained_disagreement() { "DIFFER" } else { "EXPLAINED" };
+        println!("{mark} {}", crate::crosscheck::describe(c));
+    }
+    for e in explanations.iter().filter(|e| !checked.iter().any(|c| matches!(c.status, crate::crosscheck::Status::Disagree { .. }) && e.covers(&c.probe, &c.target))) {
+        eprintln!("warning: {}:{}: `{}` explains no disagreement of this run", args.explained.display(), e.line, e.case);
+    }
+    println!("{:<16} {:>13} {:>6} {:>9} {:>10} {:>18} {:>15}", "target", "cross-checked", "agree", "disagree", "explained", "not cross-checked", "not applicable");
+    for (target, t) in &tally {
+        println!("{target:<16} {:>13} {:>6} {:>9} {:>10} {:>18} {:>15}", t.cross_checked, t.agree, t.disagree, t.explained, t.not_cross_checked, t.not_applicable);
+    }
+    println!("crosscheck: {} ({:.1} s)", path.display(), started.elapsed().as_secs_f64());
+    if checked.iter().any(|c| c.is_unexplained_disagreement()) { ExitCode::FAILURE } else { ExitCode::SUCCESS }
 }
 
 /// Writes `results.json` into `out`. A directory dbcompat creates (or finds empty) is

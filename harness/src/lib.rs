@@ -18,3 +18,4 @@ pub mod run;
 pub mod matrix;
 pub mod redact;
 pub mod cli;
+pub mod crosscheck;

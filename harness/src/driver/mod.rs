@@ -6,6 +6,7 @@
 //! of the harness or of the connection itself are [`SessionError`]s: they are never
 //! mistaken for a server's answer.
 
+pub mod client;
 pub mod dialect;
 pub mod error;
 pub mod mysql;

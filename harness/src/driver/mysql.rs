@@ -14,9 +14,11 @@
 //!   (255), the server's default utf8mb4 collation, so on MySQL the session runs
 //!   `SET NAMES utf8mb4 COLLATE utf8mb4_0900_ai_ci` once after connecting, which gives
 //!   the client's character_set_client/connection/results and collation_connection.
-//!   The `mariadb` client asks for utf8mb4_general_ci too, and MariaDB (11.x maps
-//!   it through character_set_collations) then gives the same session as it gives its
-//!   own client, so nothing runs there.
+//!   The `mariadb` client of 11.x asks for utf8mb4 too, and MariaDB (11.x maps it
+//!   through character_set_collations) then gives the same session as it gives its own
+//!   client, so nothing runs there. The 10.11 client connects in utf8mb3 (its compiled-in
+//!   default), so a 10.11 session here is utf8mb4 where that client's is not:
+//!   `dbcompat crosscheck` shows the two cases this changes (crosscheck.toml).
 //!
 //! After each statement whose OK or EOF packet counts warnings, and after each error
 //! (MySQL keeps a failed statement's warnings), the session reads `SHOW WARNINGS`; its

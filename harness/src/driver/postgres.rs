@@ -395,7 +395,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + Sync + 'static> Session for PgSe
     }
 }
 
-fn fetch_sql(name: &str, count: Option<u64>) -> String {
+pub(crate) fn fetch_sql(name: &str, count: Option<u64>) -> String {
     match count {
         Some(n) => format!("FETCH {n} FROM {name}"),
         None => format!("FETCH ALL FROM {name}"),

@@ -358,6 +358,11 @@ impl Container {
         all[all.len().saturating_sub(lines)..].join("\n")
     }
 
+    /// The engine's id of the container, for running commands in it; `None` once removed.
+    pub async fn id(&self) -> Option<String> {
+        self.inner.lock().await.as_ref().map(|c| c.id().to_string())
+    }
+
     pub async fn remove(&self) {
         let taken = tokio::time::timeout(ENGINE_TIMEOUT, self.inner.lock()).await.ok().and_then(|mut g| g.take());
         if let Some(c) = taken {

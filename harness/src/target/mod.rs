@@ -14,6 +14,7 @@ pub mod server_log;
 use async_trait::async_trait;
 
 use crate::backend::Backend;
+use crate::driver::client::ClientLog;
 use crate::driver::Session;
 use crate::suite::RestartKind;
 use crate::version::Version;
@@ -55,6 +56,12 @@ pub trait Target: Send + Sync {
     /// A case's error, with what the target knows of why (a server that died says so).
     async fn explain_failure(&self, error: String) -> String {
         error
+    }
+
+    /// A session through the backend's own command-line client, for `crosscheck`;
+    /// what the client was sent and printed goes to `log`.
+    async fn client(&self, _namespace: &Namespace, _log: ClientLog) -> Result<Box<dyn Session>, String> {
+        Err(format!("dbcompat has no command-line client session for {}", self.backend()))
     }
 
     /// Releases what the target started (its container). Called once, at the end.

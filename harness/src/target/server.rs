@@ -13,6 +13,7 @@ use super::{server_log, Namespace, RestartReport, Target};
 use crate::backend::Backend;
 use crate::driver::mysql::{MySqlOptions, MySqlSession};
 use crate::driver::postgres::{PgConnect, PgSession};
+use crate::driver::client::ClientLog;
 use crate::driver::{Command, ConnectError, Session};
 use crate::suite::RestartKind;
 use crate::version::Version;
@@ -249,6 +250,50 @@ impl ServerTarget {
         error
     }
 
+    /// A session through the backend's own client, run in the server's container (the
+    /// image's `psql`, `mariadb` or `mysql`), logged in as the harness's sessions are
+    /// and in the namespace: psql with the schema as its search_path (the startup
+    /// option the driver sends too), mysql with the database. The client reads the
+    /// password from its first input line, so it is on no command line.
+    pub async fn client_session(&self, namespace: &Namespace, log: ClientLog) -> Result<Box<dyn Session>, String> {
+        use crate::driver::client::{container_cli, mysql::{MysqlClient, DELIMITER}, psql::Psql, sh_quote, ClientSession, Dialect, Launch};
+        let container = self.container.as_ref().ok_or("an external server has no container to run its own client in")?;
+        let id = container.id().await.ok_or("the server's container was removed")?;
+        let endpoint = self.endpoint();
+        let user = sh_quote(&endpoint.user);
+        let (script, dialect): (String, Box<dyn Dialect>) = match self.backend {
+            Backend::Postgres => (
+                format!(
+                    "read -r PGPASSWORD; export PGPASSWORD; PGOPTIONS={}; export PGOPTIONS; exec psql -X -h 127.0.0.1 -U {user} -v ON_ERROR_STOP=0",
+                    sh_quote(&format!("-c search_path={}", namespace.location))
+                ),
+                Box::new(Psql),
+            ),
+            Backend::Mysql | Backend::Mariadb => {
+                let name = if self.backend == Backend::Mysql { "mysql" } else { "mariadb" };
+                // An option file, as the client's manual advises for passwords; removed when the client ends.
+                let script = format!(
+                    "read -r p; f=$(mktemp); printf '[client]\\npassword=%s\\n' \"$p\" > \"$f\"; \
+                     {name} --defaults-extra-file=\"$f\" -h 127.0.0.1 --protocol=tcp -u {user} -D {} --batch --force --unbuffered \
+                     --show-warnings --binary-as-hex -vv --delimiter={} 2>&1; rm -f \"$f\"",
+                    sh_quote(&namespace.location),
+                    sh_quote(DELIMITER)
+                );
+                (script, Box::new(MysqlClient { name }))
+            }
+            other => return Err(format!("dbcompat has no command-line client session for {other}")),
+        };
+        let launch = Launch {
+            program: container_cli()?,
+            // A UTF-8 locale, as a terminal's: the clients pick their character set from it.
+            args: ["exec", "-i", "-e", "LC_ALL=C.UTF-8", &id, "sh", "-c", &script].iter().map(|s| s.to_string()).collect(),
+            env: Vec::new(),
+            stdin_first: Some(endpoint.password.clone()),
+        };
+        let session = ClientSession::start(launch, dialect, log).await?;
+        Ok(Box::new(session))
+    }
+
     pub async fn shut_down(&self) {
         if let Ok(Some(session)) = tokio::time::timeout(ADMIN_TIMEOUT, self.admin.lock()).await.map(|mut s| s.take()) {
             let _ = tokio::time::timeout(ADMIN_TIMEOUT, session.close()).await;
@@ -384,6 +429,10 @@ impl Target for ServerTarget {
 
     async fn explain_failure(&self, error: String) -> String {
         self.diagnose(error).await
+    }
+
+    async fn client(&self, namespace: &Namespace, log: ClientLog) -> Result<Box<dyn Session>, String> {
+        self.client_session(namespace, log).await
     }
 
     async fn shut_down(&self) {

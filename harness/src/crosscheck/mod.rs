@@ -1,0 +1,275 @@
+//! `dbcompat crosscheck`: a second instrument. Each single-session probe runs twice on a
+//! target, once through dbcompat's driver and once through the backend's own
+//! command-line client ([`crate::driver::client`]), each in its own namespace, with the
+//! same interpreter; every case where the two observations disagree is reported. A
+//! reading the harness shaped (a session setting, a dropped warning) shows up here.
+//!
+//! Only probes a client can replay are cross-checked: one session, no restart, no
+//! server-wide setting (`runs_alone`), and cursors only on PostgreSQL. The others are counted, with why.
+
+pub mod compare;
+pub mod explain;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::Serialize;
+
+use crate::backend::Backend;
+use crate::driver::client::ClientLog;
+use crate::driver::Session;
+use crate::result::{CaseResult, Verdict};
+use crate::run::{self, Case, TargetPool, Timing};
+use crate::suite::{Action, Probe, RestartKind};
+use crate::target::{Launched, Namespace, RestartReport, Target};
+use crate::version::Version;
+pub use explain::Explanation;
+
+/// Why a probe cannot be replayed through a client on a backend, if it cannot. psql
+/// declares and fetches PostgreSQL's cursors as the driver does; the MySQL/MariaDB
+/// driver's cursors are buffered by the driver itself, which no client replays.
+pub fn not_cross_checkable(probe: &Probe, backend: Backend) -> Option<String> {
+    if probe.sessions.len() != 1 {
+        return Some(format!("it has {} sessions; a client is one session", probe.sessions.len()));
+    }
+    if probe.runs_alone {
+        return Some("it changes a server-wide setting or restarts the server (runs_alone)".into());
+    }
+    if backend != Backend::Postgres && probe.steps.iter().any(|s| matches!(s.action, Action::Cursor { .. })) {
+        return Some("it uses a cursor, which a client does not hold open across steps".into());
+    }
+    if probe.steps.iter().any(|s| matches!(s.action, Action::Restart(_))) {
+        return Some("it restarts the server".into());
+    }
+    None
+}
+
+/// The target as seen through its client: namespaces are the target's own; sessions
+/// are client sessions.
+struct ViaClient {
+    inner: Arc<dyn Target>,
+    log: ClientLog,
+}
+
+#[async_trait]
+impl Target for ViaClient {
+    fn backend(&self) -> Backend {
+        self.inner.backend()
+    }
+
+    fn version(&self) -> &Version {
+        self.inner.version()
+    }
+
+    async fn create_namespace(&self, hint: &str) -> Result<Namespace, String> {
+        self.inner.create_namespace(hint).await
+    }
+
+    async fn connect(&self, namespace: &Namespace) -> Result<Box<dyn Session>, String> {
+        self.inner.client(namespace, self.log.clone()).await
+    }
+
+    async fn restart(&self, kind: RestartKind) -> Result<RestartReport, String> {
+        Err(format!("a probe that has the server {} is not cross-checked", kind.name()))
+    }
+
+    async fn drop_namespace(&self, namespace: &Namespace) {
+        self.inner.drop_namespace(namespace).await;
+    }
+
+    async fn explain_failure(&self, error: String) -> String {
+        self.inner.explain_failure(error).await
+    }
+}
+
+/// What one instrument observed: the outcome, or why there is none.
+#[derive(Debug, Clone, Serialize)]
+pub struct Observed {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl Observed {
+    fn of(r: &CaseResult) -> Observed {
+        let error = match &r.verdict {
+            _ if r.outcome.is_some() => None,
+            Verdict::Error { reason } | Verdict::NotRun { reason } | Verdict::NotApplicable { reason } => Some(reason.clone()),
+            other => Some(other.label().to_string()),
+        };
+        Observed { outcome: r.outcome.clone(), error }
+    }
+
+    fn text(&self) -> String {
+        match (&self.outcome, &self.error) {
+            (Some(o), _) => o.join(" | "),
+            (None, Some(e)) => format!("no outcome: {e}"),
+            (None, None) => "no outcome".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Status {
+    Agree,
+    Disagree {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        explained: Option<String>,
+    },
+    NotCrossChecked { reason: String },
+    /// The probe does not apply to the target: there is nothing to check.
+    NotApplicable { reason: String },
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CrossCase {
+    pub name: String,
+    pub probe: String,
+    pub target: String,
+    #[serde(flatten)]
+    pub status: Status,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub driver: Option<Observed>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client: Option<Observed>,
+    /// What the client was sent and printed, statement by statement.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub client_transcript: Vec<String>,
+}
+
+impl CrossCase {
+    fn not_checked(case: &Case, target: &str, reason: String) -> CrossCase {
+        CrossCase { name: case.name.clone(), probe: case.probe.id.clone(), target: target.to_string(), status: Status::NotCrossChecked { reason }, driver: None, client: None, client_transcript: Vec::new() }
+    }
+
+    pub fn is_unexplained_disagreement(&self) -> bool {
+        matches!(self.status, Status::Disagree { explained: None })
+    }
+}
+
+/// Runs one case through both instruments and compares them.
+async fn cross_check(case: &Case, launched: &Launched, timing: &Timing, explanations: &[Explanation]) -> CrossCase {
+    let id = launched.record.id.clone();
+    let Some(target) = &launched.target else {
+        return CrossCase::not_checked(case, &id, format!("the target did not run: {}", launched.record.not_run.clone().unwrap_or_default()));
+    };
+    if let Some(reason) = not_cross_checkable(&case.probe, target.backend()) {
+        return CrossCase::not_checked(case, &id, reason);
+    }
+    if let Some(reason) = case.probe.not_applicable_for(target.backend(), Some(target.version())) {
+        let mut c = CrossCase::not_checked(case, &id, String::new());
+        c.status = Status::NotApplicable { reason: reason.to_string() };
+        return c;
+    }
+    let driver = Observed::of(&run::run_one(&case.probe, launched, timing).await);
+    let (mut client, mut transcript) = through_client(case, launched, target, timing).await;
+    // Starting a client is a process in the container (`exec`): on a busy machine it can
+    // outlast the step timeout. That says nothing of the server, so it is tried once more.
+    if client.error.as_deref().is_some_and(|e| e.contains("connecting session") && e.contains("timed out")) {
+        (client, transcript) = through_client(case, launched, target, timing).await;
+    }
+    // A client that cannot run here (no client for the backend, a missing binary) makes
+    // the case not cross-checked; a client that ran and failed is a disagreement.
+    if transcript.is_empty() && client.outcome.is_none() {
+        if let Some(e) = client.error.as_deref().filter(|e| e.contains("cannot connect session")) {
+            return CrossCase::not_checked(case, &id, format!("no client session: {e}"));
+        }
+    }
+    let agree = match (&driver.outcome, &client.outcome) {
+        (Some(d), Some(c)) => compare::outcomes_agree(d, c),
+        _ => false,
+    };
+    let status = if agree {
+        Status::Agree
+    } else {
+        Status::Disagree { explained: explanations.iter().find(|e| e.covers(&case.probe.id, &id)).map(|e| e.reason.clone()) }
+    };
+    CrossCase { name: case.name.clone(), probe: case.probe.id.clone(), target: id, status, driver: Some(driver), client: Some(client), client_transcript: transcript }
+}
+
+/// Runs the case through the target's client: what it observed, and the client's transcript.
+async fn through_client(case: &Case, launched: &Launched, target: &Arc<dyn Target>, timing: &Timing) -> (Observed, Vec<String>) {
+    let log = ClientLog::default();
+    let via = Launched { record: launched.record.clone(), target: Some(Arc::new(ViaClient { inner: target.clone(), log: log.clone() })), jobs: launched.jobs };
+    let client = Observed::of(&run::run_one(&case.probe, &via, timing).await);
+    let transcript = std::mem::take(&mut *log.lock().unwrap_or_else(|p| p.into_inner()));
+    (client, transcript)
+}
+
+/// Cross-checks every case, a few at a time per target; results in plan order.
+pub async fn run_all(cases: Vec<Case>, pool: Arc<TargetPool>, timing: Timing, explanations: Arc<Vec<Explanation>>, jobs: usize) -> Vec<CrossCase> {
+    let needed: Vec<usize> = cases.iter().map(|c| c.target).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+    pool.launch_some(&needed).await;
+    let limits: BTreeMap<usize, Arc<tokio::sync::Semaphore>> = needed.iter().map(|&i| (i, Arc::new(tokio::sync::Semaphore::new(jobs.max(1))))).collect();
+    let mut set = tokio::task::JoinSet::new();
+    let total = cases.len();
+    for (index, case) in cases.into_iter().enumerate() {
+        let (pool, explanations, limit) = (pool.clone(), explanations.clone(), limits[&case.target].clone());
+        set.spawn(async move {
+            let _turn = limit.acquire().await.expect("semaphores are never closed");
+            let launched = pool.launch(case.target).await;
+            (index, cross_check(&case, launched, &timing, &explanations).await)
+        });
+    }
+    let mut out: Vec<Option<CrossCase>> = (0..total).map(|_| None).collect();
+    while let Some(joined) = set.join_next().await {
+        match joined {
+            Ok((i, c)) => out[i] = Some(c),
+            Err(e) => eprintln!("dbcompat: a crosscheck task failed: {e}"),
+        }
+    }
+    out.into_iter().flatten().collect()
+}
+
+/// Per target: cross-checked, agreeing, disagreeing (of which explained), not cross-checked.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Tally {
+    pub cross_checked: usize,
+    pub agree: usize,
+    pub disagree: usize,
+    pub explained: usize,
+    pub not_cross_checked: usize,
+    pub not_applicable: usize,
+}
+
+pub fn tally(cases: &[CrossCase]) -> BTreeMap<String, Tally> {
+    let mut out: BTreeMap<String, Tally> = BTreeMap::new();
+    for c in cases {
+        let t = out.entry(c.target.clone()).or_default();
+        match &c.status {
+            Status::Agree => {
+                t.cross_checked += 1;
+                t.agree += 1;
+            }
+            Status::Disagree { explained } => {
+                t.cross_checked += 1;
+                t.disagree += 1;
+                t.explained += usize::from(explained.is_some());
+            }
+            Status::NotCrossChecked { .. } => t.not_cross_checked += 1,
+            Status::NotApplicable { .. } => t.not_applicable += 1,
+        }
+    }
+    out
+}
+
+/// `crosscheck.json`: the tally and every case.
+#[derive(Serialize)]
+pub struct Report<'a> {
+    pub comparison: &'static str,
+    pub targets: BTreeMap<String, Tally>,
+    pub cases: &'a [CrossCase],
+}
+
+pub const COMPARISON: &str = "values compared without quoting (a client prints no types): 'a' equals a, NULL only NULL, \
+    a number equals the same number's text, true/false equal t/f and 1/0, x'..' equals 0x..; \
+    the kind of result, error classes, affected counts, row count and order, warning and notice codes and tags must be equal";
+
+/// How a disagreement reads on the terminal.
+pub fn describe(c: &CrossCase) -> String {
+    let side = |o: &Option<Observed>| o.as_ref().map_or_else(|| "-".to_string(), Observed::text);
+    format!("{}\n      driver: {}\n      client: {}", c.name, side(&c.driver), side(&c.client))
+}
