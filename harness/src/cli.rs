@@ -178,6 +178,17 @@ fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
     })
 }
 
+/// The runtime of a command that starts cases, listening for SIGINT and SIGTERM.
+fn runtime_with_signals() -> Result<(tokio::runtime::Runtime, Arc<run::Interrupt>), ExitCode> {
+    let runtime = runtime()?;
+    let interrupt = run::Interrupt::new();
+    if let Err(e) = runtime.block_on(async { run::interrupt::listen(interrupt.clone()) }) {
+        eprintln!("error: {e}");
+        return Err(ExitCode::FAILURE);
+    }
+    Ok((runtime, interrupt))
+}
+
 fn clean_command() -> ExitCode {
     let runtime = match runtime() {
         Ok(r) => r,
@@ -332,15 +343,10 @@ fn run_command(matrix: &PathBuf, suites: &PathBuf, args: &RunArgs) -> ExitCode {
         step_timeout: Duration::from_millis(args.step_timeout_ms),
         ..Timing::default()
     };
-    let runtime = match runtime() {
-        Ok(r) => r,
+    let (runtime, interrupt) = match runtime_with_signals() {
+        Ok(x) => x,
         Err(code) => return code,
     };
-    let interrupt = run::Interrupt::new();
-    if let Err(e) = runtime.block_on(async { run::interrupt::listen(interrupt.clone()) }) {
-        eprintln!("error: {e}");
-        return ExitCode::FAILURE;
-    }
     let started_at = now();
     let uses_containers = specs.iter().any(|t| matches!(t.launch, crate::matrix::Launch::Container { .. }));
     let mut pool = run::TargetPool::new(specs, timing).with_repeat(args.repeat).with_interrupt(interrupt.clone());
@@ -451,15 +457,10 @@ fn crosscheck_command(matrix: &PathBuf, suites: &PathBuf, args: &CrosscheckArgs)
         }
     };
     let timing = Timing { step_timeout: Duration::from_millis(args.step_timeout_ms), ..Timing::default() };
-    let runtime = match runtime() {
-        Ok(r) => r,
+    let (runtime, interrupt) = match runtime_with_signals() {
+        Ok(x) => x,
         Err(code) => return code,
     };
-    let interrupt = run::Interrupt::new();
-    if let Err(e) = runtime.block_on(async { run::interrupt::listen(interrupt.clone()) }) {
-        eprintln!("error: {e}");
-        return ExitCode::FAILURE;
-    }
     let uses_containers = specs.iter().any(|t| matches!(t.launch, crate::matrix::Launch::Container { .. }));
     let pool = Arc::new(run::TargetPool::new(specs, timing).with_interrupt(interrupt.clone()));
     let cases = run::plan(&s, &pool.planned_ids(), &args.filters);
