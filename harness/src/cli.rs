@@ -509,9 +509,23 @@ fn crosscheck_command(matrix: &PathBuf, suites: &PathBuf, args: &CrosscheckArgs)
     for e in explanations.iter().filter(|e| !checked.iter().any(|c| matches!(c.status, crate::crosscheck::Status::Disagree { .. }) && e.covers(&c.probe, &c.target))) {
         eprintln!("warning: {}:{}: `{}` explains no disagreement of this run", args.explained.display(), e.line, e.case);
     }
-    println!("{:<16} {:>13} {:>6} {:>9} {:>10} {:>18} {:>15}", "target", "cross-checked", "agree", "disagree", "explained", "not cross-checked", "not applicable");
+    println!(
+        "{:<16} {:>13} {:>6} {:>9} {:>10} {:>18} {:>15} {:>14}",
+        "target", "cross-checked", "agree", "disagree", "explained", "not cross-checked", "not applicable", "same session"
+    );
     for (target, t) in &tally {
-        println!("{target:<16} {:>13} {:>6} {:>9} {:>10} {:>18} {:>15}", t.cross_checked, t.agree, t.disagree, t.explained, t.not_cross_checked, t.not_applicable);
+        let same = format!("{}/{}", t.session_equal, t.session_compared);
+        println!(
+            "{target:<16} {:>13} {:>6} {:>9} {:>10} {:>18} {:>15} {same:>14}",
+            t.cross_checked, t.agree, t.disagree, t.explained, t.not_cross_checked, t.not_applicable
+        );
+    }
+    // The sessions each instrument started with: where they differ, the two instruments
+    // did not measure the same session.
+    for (target, t) in tally.iter().filter(|(_, t)| !t.session_differences.is_empty()) {
+        for d in &t.session_differences {
+            println!("SESSION {target}: {d}");
+        }
     }
     println!("crosscheck: {} ({:.1} s)", path.display(), started.elapsed().as_secs_f64());
     if checked.iter().any(|c| c.is_unexplained_disagreement()) { ExitCode::FAILURE } else { ExitCode::SUCCESS }

@@ -90,6 +90,10 @@ pub struct Observed {
     pub outcome: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The probe session's settings as the server reported them right after this
+    /// instrument connected (the `session state` record), setting by setting.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub session_state: BTreeMap<String, String>,
 }
 
 impl Observed {
@@ -99,7 +103,7 @@ impl Observed {
             Verdict::Error { reason } | Verdict::NotRun { reason } | Verdict::NotApplicable { reason } => Some(reason.clone()),
             other => Some(other.label().to_string()),
         };
-        Observed { outcome: r.outcome.clone(), error }
+        Observed { outcome: r.outcome.clone(), error, session_state: session_state(r) }
     }
 
     fn text(&self) -> String {
@@ -138,16 +142,52 @@ pub struct CrossCase {
     /// What the client was sent and printed, statement by statement.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub client_transcript: Vec<String>,
+    /// Settings on which the driver's session and the client's started differently.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub session_differences: Vec<String>,
 }
 
 impl CrossCase {
     fn not_checked(case: &Case, target: &str, reason: String) -> CrossCase {
-        CrossCase { name: case.name.clone(), probe: case.probe.id.clone(), target: target.to_string(), status: Status::NotCrossChecked { reason }, driver: None, client: None, client_transcript: Vec::new() }
+        CrossCase { name: case.name.clone(), probe: case.probe.id.clone(), target: target.to_string(), status: Status::NotCrossChecked { reason }, driver: None, client: None, client_transcript: Vec::new(), session_differences: Vec::new() }
     }
 
     pub fn is_unexplained_disagreement(&self) -> bool {
         matches!(self.status, Status::Disagree { explained: None })
     }
+}
+
+/// The settings of the case's first `session state` record: (name, value) rows.
+fn session_state(r: &CaseResult) -> BTreeMap<String, String> {
+    let record = r.transcript.iter().find(|s| s.kind == crate::result::StepKind::Session);
+    let rows = record.and_then(|s| s.statements.last()).and_then(|st| match &st.response {
+        Some(crate::driver::Response::Rows { rows, .. }) => Some(rows.clone()),
+        _ => None,
+    });
+    rows.unwrap_or_default()
+        .into_iter()
+        .filter_map(|row| Some((row.first()?.trim_matches('\'').to_string(), as_namespace(row.get(1)?))))
+        .collect()
+}
+
+/// Each instrument runs in a namespace of its own (`dbc_<probe>_<n>`, see
+/// target/server.rs): a setting naming it is the same setting on both sides.
+fn as_namespace(value: &str) -> String {
+    let bare = value.trim_matches(|c| c == '\'' || c == '"');
+    let numbered = bare.rsplit_once('_').is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+    if bare.starts_with("dbc_") && numbered { "{{namespace}}".to_string() } else { value.to_string() }
+}
+
+/// Settings on which the two instruments' sessions started differently:
+/// `name: driver VALUE, client VALUE`.
+fn session_differences(driver: &BTreeMap<String, String>, client: &BTreeMap<String, String>) -> Vec<String> {
+    let names: std::collections::BTreeSet<&String> = driver.keys().chain(client.keys()).collect();
+    let shown = |v: Option<&String>| v.map_or_else(|| "(not reported)".to_string(), String::clone);
+    names
+        .into_iter()
+        .filter(|n| driver.get(*n) != client.get(*n))
+        .map(|n| format!("{n}: driver {}, client {}", shown(driver.get(n)), shown(client.get(n))))
+        .collect()
 }
 
 /// Runs one case through both instruments and compares them.
@@ -187,7 +227,11 @@ async fn cross_check(case: &Case, launched: &Launched, timing: &Timing, explanat
     } else {
         Status::Disagree { explained: explanations.iter().find(|e| e.covers(&case.probe.id, &id)).map(|e| e.reason.clone()) }
     };
-    CrossCase { name: case.name.clone(), probe: case.probe.id.clone(), target: id, status, driver: Some(driver), client: Some(client), client_transcript: transcript }
+    let session_differences = match (driver.session_state.is_empty(), client.session_state.is_empty()) {
+        (false, false) => session_differences(&driver.session_state, &client.session_state),
+        _ => Vec::new(),
+    };
+    CrossCase { name: case.name.clone(), probe: case.probe.id.clone(), target: id, status, driver: Some(driver), client: Some(client), client_transcript: transcript, session_differences }
 }
 
 /// Runs the case through the target's client: what it observed, and the client's transcript.
@@ -233,12 +277,25 @@ pub struct Tally {
     pub explained: usize,
     pub not_cross_checked: usize,
     pub not_applicable: usize,
+    /// Cases whose two sessions both reported their settings, and of those, the ones
+    /// where the settings were equal.
+    pub session_compared: usize,
+    pub session_equal: usize,
+    /// Every setting seen to differ, once.
+    #[serde(skip_serializing_if = "std::collections::BTreeSet::is_empty")]
+    pub session_differences: std::collections::BTreeSet<String>,
 }
 
 pub fn tally(cases: &[CrossCase]) -> BTreeMap<String, Tally> {
     let mut out: BTreeMap<String, Tally> = BTreeMap::new();
     for c in cases {
         let t = out.entry(c.target.clone()).or_default();
+        let both = |o: &Option<Observed>| o.as_ref().is_some_and(|o| !o.session_state.is_empty());
+        if both(&c.driver) && both(&c.client) {
+            t.session_compared += 1;
+            t.session_equal += usize::from(c.session_differences.is_empty());
+            t.session_differences.extend(c.session_differences.iter().cloned());
+        }
         match &c.status {
             Status::Agree => {
                 t.cross_checked += 1;
@@ -272,4 +329,27 @@ pub const COMPARISON: &str = "values compared without quoting (a client prints n
 pub fn describe(c: &CrossCase) -> String {
     let side = |o: &Option<Observed>| o.as_ref().map_or_else(|| "-".to_string(), Observed::text);
     format!("{}\n      driver: {}\n      client: {}", c.name, side(&c.driver), side(&c.client))
+}
+
+#[cfg(test)]
+mod session_tests {
+    use super::*;
+
+    #[test]
+    fn sessions_are_compared_setting_by_setting_with_namespaces_alike() {
+        let map = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), as_namespace(v))).collect::<BTreeMap<_, _>>();
+        let driver = map(&[("search_path", "'dbc_p_1'"), ("character_set_client", "'utf8mb4'"), ("TimeZone", "'UTC'")]);
+        let client = map(&[("search_path", "'dbc_p_2'"), ("character_set_client", "'utf8mb3'"), ("DateStyle", "'ISO, MDY'")]);
+        assert_eq!(
+            session_differences(&driver, &client),
+            [
+                "DateStyle: driver (not reported), client 'ISO, MDY'",
+                "TimeZone: driver 'UTC', client (not reported)",
+                "character_set_client: driver 'utf8mb4', client 'utf8mb3'",
+            ]
+        );
+        assert!(session_differences(&driver, &driver).is_empty());
+        assert_eq!(as_namespace("'dbc_rollback_to_savepoint_0'"), "{{namespace}}");
+        assert_eq!(as_namespace("'dbc_x'"), "'dbc_x'", "not a numbered namespace");
+    }
 }
