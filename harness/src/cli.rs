@@ -497,7 +497,8 @@ fn crosscheck_command(matrix: &PathBuf, suites: &PathBuf, args: &CrosscheckArgs)
     let written = std::fs::create_dir_all(&args.out)
         .map_err(|e| e.to_string())
         .and_then(|()| serde_json::to_string_pretty(&report).map_err(|e| e.to_string()))
-        .and_then(|json| std::fs::write(&path, json).map_err(|e| e.to_string()));
+        .and_then(|json| std::fs::write(&path, json).map_err(|e| e.to_string()))
+        .and_then(|()| std::fs::write(args.out.join("index.html"), crate::crosscheck::page::render(&report)).map_err(|e| e.to_string()));
     if let Err(e) = written {
         eprintln!("error: cannot write {}: {e}", path.display());
         return ExitCode::FAILURE;

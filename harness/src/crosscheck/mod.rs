@@ -9,6 +9,7 @@
 
 pub mod compare;
 pub mod explain;
+pub mod page;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

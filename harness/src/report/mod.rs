@@ -12,7 +12,7 @@
 mod backend_page;
 mod claims;
 pub mod diff;
-mod html;
+pub(crate) mod html;
 mod junit;
 mod markdown;
 mod matrix;
