@@ -6,6 +6,8 @@
 //! `ci/matrix.local.toml`). Without an engine the test says so and passes, unless
 //! `DBCOMPAT_REQUIRE_ALL=1` (as in CI), where it fails.
 
+mod common;
+
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -14,7 +16,7 @@ use dbcompat::matrix::Matrix;
 use dbcompat::result::Verdict;
 use dbcompat::run::{TargetPool, Timing};
 use dbcompat::suite;
-use dbcompat::target::container::{engine_available, PID_LABEL};
+use dbcompat::target::container::PID_LABEL;
 use testcontainers::bollard::query_parameters::{KillContainerOptions, ListContainersOptions};
 
 async fn my_containers() -> Vec<String> {
@@ -26,9 +28,7 @@ async fn my_containers() -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_killed_container_fails_only_its_own_remaining_cases() {
-    if let Err(e) = engine_available().await {
-        assert!(std::env::var("DBCOMPAT_REQUIRE_ALL").as_deref() != Ok("1"), "CI requires a container engine: {e}");
-        eprintln!("skipped: {e}");
+    if !common::engine_or_skip().await {
         return;
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
@@ -76,9 +76,7 @@ async fn a_container_whose_start_failed_is_removed_by_its_label() {
     use dbcompat::target::container::{remove_labelled, INSTANCE_LABEL};
     use testcontainers::bollard::models::ContainerCreateBody;
     use testcontainers::bollard::query_parameters::CreateContainerOptions;
-    if let Err(e) = engine_available().await {
-        assert!(std::env::var("DBCOMPAT_REQUIRE_ALL").as_deref() != Ok("1"), "CI requires a container engine: {e}");
-        eprintln!("skipped: {e}");
+    if !common::engine_or_skip().await {
         return;
     }
     let docker = testcontainers::core::client::docker_client_instance().await.unwrap();

@@ -5,6 +5,8 @@
 //! `mariadb-11.8` in `DBCOMPAT_MATRIX` (default `ci/matrix.local.toml`). Without an
 //! engine the test says so and passes, unless `DBCOMPAT_REQUIRE_ALL=1` (as in CI).
 
+mod common;
+
 use std::path::Path;
 use std::sync::Arc;
 
@@ -12,13 +14,10 @@ use dbcompat::crosscheck::{run_all, tally, Status};
 use dbcompat::matrix::Matrix;
 use dbcompat::run::{plan, TargetPool, Timing};
 use dbcompat::suite;
-use dbcompat::target::container::engine_available;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn single_session_probes_agree_through_the_vendors_clients() {
-    if let Err(e) = engine_available().await {
-        assert!(std::env::var("DBCOMPAT_REQUIRE_ALL").as_deref() != Ok("1"), "CI requires a container engine: {e}");
-        eprintln!("skipped: {e}");
+    if !common::engine_or_skip().await {
         return;
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();

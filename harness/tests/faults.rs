@@ -6,6 +6,8 @@
 //! Without an engine each test says so and passes, unless `DBCOMPAT_REQUIRE_ALL=1` (as
 //! in CI), where it fails.
 
+mod common;
+
 use std::collections::HashMap;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -13,20 +15,9 @@ use std::time::{Duration, Instant};
 
 use dbcompat::backend::Backend;
 use dbcompat::result::RunResults;
-use dbcompat::target::container::{engine_available, Container, PASSWORD, PID_LABEL};
+use dbcompat::target::container::{Container, PASSWORD, PID_LABEL};
 use dbcompat::target::server::{wait_ready, Endpoint};
 use testcontainers::bollard::query_parameters::ListContainersOptions;
-
-async fn engine_or_skip() -> bool {
-    match engine_available().await {
-        Ok(()) => true,
-        Err(e) => {
-            assert!(std::env::var("DBCOMPAT_REQUIRE_ALL").as_deref() != Ok("1"), "CI requires a container engine: {e}");
-            eprintln!("skipped: {e}");
-            false
-        }
-    }
-}
 
 async fn containers_of(pid: u32) -> usize {
     let docker = testcontainers::core::client::docker_client_instance().await.unwrap();
@@ -37,7 +28,7 @@ async fn containers_of(pid: u32) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_that_exits_at_once_fails_fast_beside_a_running_target() {
-    if !engine_or_skip().await {
+    if !common::engine_or_skip().await {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -92,7 +83,7 @@ tag = "17"
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_login_is_not_retried() {
-    if !engine_or_skip().await {
+    if !common::engine_or_skip().await {
         return;
     }
     for (backend, tag) in [(Backend::Postgres, "17"), (Backend::Mariadb, "11.8")] {
