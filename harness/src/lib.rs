@@ -6,7 +6,10 @@
 //! [`driver`] sessions, and [`result`] judges outcomes and writes the results JSON that
 //! reports and `cargo test` read.
 
-pub mod backend;
+pub mod outcome;
+pub mod backends;
+/// The old path of [`backends`], for code written before it had a module per backend.
+pub use backends as backend;
 pub mod driver;
 pub mod source;
 pub mod version;

@@ -37,7 +37,7 @@ pub fn not_cross_checkable(probe: &Probe, backend: Backend) -> Option<String> {
     if probe.runs_alone {
         return Some("it changes a server-wide setting or restarts the server (runs_alone)".into());
     }
-    if backend != Backend::Postgres && probe.steps.iter().any(|s| matches!(s.action, Action::Cursor { .. })) {
+    if !backend.dialect().client_holds_cursors() && probe.steps.iter().any(|s| matches!(s.action, Action::Cursor { .. })) {
         return Some("it uses a cursor, which a client does not hold open across steps".into());
     }
     if probe.steps.iter().any(|s| matches!(s.action, Action::Restart(_))) {

@@ -7,7 +7,6 @@
 //! mistaken for a server's answer.
 
 pub mod client;
-pub mod dialect;
 pub mod error;
 pub mod mysql;
 #[cfg(feature = "oracle")]

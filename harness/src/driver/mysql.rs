@@ -38,7 +38,7 @@ use mysql_async::consts::ColumnType;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Opts, OptsBuilder, Row, Value};
 
-use super::error::mysql_class;
+use super::error::Classify;
 use super::text_rows::{expects_rows, render, ColumnKind};
 use super::{Canceller, Command, ConnectError, DbError, Diagnostic, Notes, Response, Session, SessionError, StatementResult};
 
@@ -57,8 +57,11 @@ pub struct MySqlOptions {
     pub user: String,
     pub password: String,
     pub database: Option<String>,
-    /// A MariaDB server (its versions and character set defaults differ from MySQL's).
-    pub mariadb: bool,
+    /// What runs once after connecting, by the server's version: what the vendor's
+    /// client's session has that mysql_async's handshake does not give.
+    pub after_connect: fn((u16, u16, u16)) -> Option<&'static str>,
+    /// The server's table of error numbers.
+    pub classify: Classify,
 }
 
 impl MySqlOptions {
@@ -78,8 +81,8 @@ impl MySqlOptions {
 
     async fn connect(&self) -> Result<Conn, mysql_async::Error> {
         let mut conn = Conn::new(self.opts()).await?;
-        if !self.mariadb && conn.server_version() >= (8, 0, 0) {
-            conn.query_drop("SET NAMES utf8mb4 COLLATE utf8mb4_0900_ai_ci").await?;
+        if let Some(sql) = (self.after_connect)(conn.server_version()) {
+            conn.query_drop(sql).await?;
         }
         Ok(conn)
     }
@@ -147,12 +150,12 @@ impl Session for MySqlSession {
         self.notes = Notes::default();
         match command {
             Command::Sql(sql) => {
-                let result = run(&mut self.conn, sql, &mut self.notes).await?;
+                let result = run(&mut self.conn, sql, &mut self.notes, self.admin.classify).await?;
                 Ok(result.map(|r| r.response(sql)))
             }
             Command::OpenCursor { name, sql, fetch } => {
                 self.cursors.remove(name);
-                match run(&mut self.conn, sql, &mut self.notes).await? {
+                match run(&mut self.conn, sql, &mut self.notes, self.admin.classify).await? {
                     Ok(outcome) => {
                         let mut cursor = Cursor { columns: outcome.columns, rows: outcome.rows.into() };
                         let first = cursor.take(*fetch);
@@ -208,7 +211,7 @@ impl Outcome {
     }
 }
 
-async fn run(conn: &mut Conn, sql: &str, notes: &mut Notes) -> Result<Result<Outcome, DbError>, SessionError> {
+async fn run(conn: &mut Conn, sql: &str, notes: &mut Notes, classify: Classify) -> Result<Result<Outcome, DbError>, SessionError> {
     let mut warnings = 0u16;
     let outcome = read_all(conn, sql, &mut warnings, notes).await;
     match outcome {
@@ -220,7 +223,7 @@ async fn run(conn: &mut Conn, sql: &str, notes: &mut Notes) -> Result<Result<Out
         }
         Err(mysql_async::Error::Server(e)) => {
             notes.diagnostics = show_warnings(conn).await?;
-            Ok(Err(DbError { class: mysql_class(e.code), code: format!("{} ({})", e.code, e.state), message: e.message }))
+            Ok(Err(DbError { class: classify(&e.code.to_string(), &e.message), code: format!("{} ({})", e.code, e.state), message: e.message }))
         }
         Err(e) => Err(session_error(e)),
     }

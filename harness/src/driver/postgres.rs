@@ -30,7 +30,7 @@ use postgres_protocol::message::frontend;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::error::postgres_class;
+use super::error::Classify;
 use super::text_rows::{expects_rows, render, ColumnKind};
 use super::{Canceller, Command, ConnectError, DbError, Diagnostic, Notes, Response, Session, SessionError, StatementResult};
 
@@ -43,6 +43,8 @@ pub struct PgConnect {
     pub password: String,
     pub database: Option<String>,
     pub search_path: Option<String>,
+    /// The backend's table of SQLSTATEs.
+    pub classify: Classify,
 }
 
 impl PgConnect {
@@ -175,7 +177,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + Sync + 'static> PgSession<S> {
                 }
                 Message::NoticeResponse(_) => {}
                 Message::ErrorResponse(body) => {
-                    let e = db_error(body.fields())?;
+                    let e = db_error(body.fields(), options.classify)?;
                     return Err(Startup::Error { code: e.code, message: e.message });
                 }
                 Message::ReadyForQuery(_) => return Ok(()),
@@ -242,7 +244,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + Sync + 'static> PgSession<S> {
                 }
                 Message::EmptyQueryResponse => {}
                 Message::ErrorResponse(body) => {
-                    let e = db_error(body.fields()).map_err(lost)?;
+                    let e = db_error(body.fields(), self.admin.classify).map_err(lost)?;
                     error.get_or_insert(e);
                 }
                 Message::NoticeResponse(body) => {
@@ -316,11 +318,11 @@ fn fields(mut fields: ErrorFields<'_>) -> io::Result<BTreeMap<u8, String>> {
     Ok(map)
 }
 
-fn db_error(body: ErrorFields<'_>) -> io::Result<DbError> {
+fn db_error(body: ErrorFields<'_>, classify: Classify) -> io::Result<DbError> {
     let mut f = fields(body)?;
     let code = f.remove(&b'C').unwrap_or_default();
     let message = f.remove(&b'M').unwrap_or_default();
-    Ok(DbError { class: postgres_class(&code, &message), code, message })
+    Ok(DbError { class: classify(&code, &message), code, message })
 }
 
 /// A notice: its severity as the server names it untranslated ('V'; 'S' before 9.6).
@@ -470,7 +472,7 @@ mod tests {
     }
 
     fn params() -> PgConnect {
-        PgConnect { host: "localhost".into(), port: 5432, user: "u".into(), password: "p".into(), database: Some("d".into()), search_path: Some("dbc_x 1".into()) }
+        PgConnect { host: "localhost".into(), port: 5432, user: "u".into(), password: "p".into(), database: Some("d".into()), search_path: Some("dbc_x 1".into()), classify: crate::backends::postgres_class }
     }
 
     /// Reads one frontend message (type byte and body) the session sent.

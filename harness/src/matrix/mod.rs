@@ -167,7 +167,7 @@ fn read_target(mut t: Table<'_, '_>) -> Option<TargetSpec> {
     let head = t.span.start..t.span.start;
     let launch = match launch_kind.as_ref().map(|l| l.value.as_str()) {
         Some("embedded") => {
-            if backend.is_some_and(|b| b != Backend::Sqlite) {
+            if backend.is_some_and(|b| !b.dialect().embedded()) {
                 reader.error(head, "only SQLite can be embedded", Some("launch = \"container\" or \"external\" for servers".into()));
                 None
             } else {
@@ -175,7 +175,7 @@ fn read_target(mut t: Table<'_, '_>) -> Option<TargetSpec> {
             }
         }
         Some("library") => match (library, backend) {
-            (Some(dir), Some(Backend::Sqlite)) => Some(Launch::Library { dir: PathBuf::from(dir.value) }),
+            (Some(dir), Some(b)) if b.dialect().embedded() => Some(Launch::Library { dir: PathBuf::from(dir.value) }),
             (None, _) => {
                 t.missing("library", "the directory holding libsqlite3.so.0");
                 None

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
 
 use crate::backend::Backend;
-use crate::driver::{dialect, Canceller, Command, Session, SessionError};
+use crate::driver::{Canceller, Command, Session, SessionError};
 use crate::result::{StatementRecord, StepKind, StepRecord};
 use crate::suite::{Action, Probe, RestartKind, SessionSpec, Sql};
 use crate::target::{Namespace, Target};
@@ -304,7 +304,7 @@ impl Case<'_> {
             let session = self.record_session_state(session, &spec.name).await?;
             let mut init = Vec::new();
             if let Some(level) = spec.isolation {
-                init.extend(dialect::set_isolation(self.backend, level).map_err(|e| format!("session `{}`: {e}", spec.name))?);
+                init.extend(self.backend.dialect().set_isolation(level).map_err(|e| format!("session `{}`: {e}", spec.name))?);
             }
             init.extend(self.statements(&spec.init, &format!("session `{}` init", spec.name))?);
             let session = self.run_now(session, StepKind::Init, &spec.name, init).await?;
@@ -316,7 +316,7 @@ impl Case<'_> {
     /// Records the settings the session starts with, as the server reports them. A server
     /// that cannot answer is shown in the transcript; it does not stop the case.
     async fn record_session_state(&mut self, session: Box<dyn Session>, name: &str) -> Result<Box<dyn Session>, String> {
-        let command = Command::Sql(dialect::session_state(self.backend).to_string());
+        let command = Command::Sql(self.backend.dialect().session_state_sql().to_string());
         let started = Instant::now();
         let (session, statements, failure) = tokio::time::timeout(self.timing.step_timeout, execute_all(session, vec![command]))
             .await

@@ -29,9 +29,7 @@ pub struct Blessed {
 /// The key for one version: PostgreSQL's major version is its first number, the
 /// others' are the first two.
 fn version_key(backend: Backend, v: &Version) -> String {
-    let parts = if backend == Backend::Postgres && v.0.first().is_some_and(|m| *m >= 10) { 1 } else { 2 };
-    let short: Vec<String> = v.0.iter().take(parts).map(u64::to_string).collect();
-    format!("{backend}={}", short.join("."))
+    backend.dialect().version_key(v)
 }
 
 /// Works out which expectations to add for every probe the results observed.

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::backend::Backend;
+pub use crate::outcome::Isolation;
 use crate::version::{Version, VersionRange};
 
 /// One suite file: a behaviour area's probes.
@@ -93,38 +94,6 @@ impl Sql {
 
 /// Named per-dialect SQL fragments, written `{{name}}` inside SQL.
 pub type Snippets = BTreeMap<String, Sql>;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Isolation {
-    ReadUncommitted,
-    ReadCommitted,
-    RepeatableRead,
-    Serializable,
-}
-
-impl Isolation {
-    pub const NAMES: &'static str = "read uncommitted, read committed, repeatable read, serializable";
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s.to_ascii_lowercase().as_str() {
-            "read uncommitted" => Some(Isolation::ReadUncommitted),
-            "read committed" => Some(Isolation::ReadCommitted),
-            "repeatable read" => Some(Isolation::RepeatableRead),
-            "serializable" => Some(Isolation::Serializable),
-            _ => None,
-        }
-    }
-
-    pub fn sql_name(self) -> &'static str {
-        match self {
-            Isolation::ReadUncommitted => "READ UNCOMMITTED",
-            Isolation::ReadCommitted => "READ COMMITTED",
-            Isolation::RepeatableRead => "REPEATABLE READ",
-            Isolation::Serializable => "SERIALIZABLE",
-        }
-    }
-}
 
 /// A named connection and how it is set up after connecting.
 #[derive(Debug, Clone)]

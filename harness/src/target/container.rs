@@ -49,18 +49,6 @@ pub struct Container {
     port: u16,
 }
 
-/// What a backend's official image needs: its port, user and environment.
-pub fn image_contract(backend: Backend) -> Option<(u16, &'static str, Vec<(&'static str, &'static str)>)> {
-    match backend {
-        Backend::Postgres => Some((5432, "postgres", vec![("POSTGRES_PASSWORD", PASSWORD)])),
-        Backend::Mariadb => Some((3306, "root", vec![("MARIADB_ROOT_PASSWORD", PASSWORD)])),
-        Backend::Mysql => Some((3306, "root", vec![("MYSQL_ROOT_PASSWORD", PASSWORD)])),
-        // gvenzl/oracle-free: the administrator is SYSTEM; the service is FREEPDB1.
-        Backend::Oracle => Some((1521, "system", vec![("ORACLE_PASSWORD", PASSWORD)])),
-        Backend::Sqlite => None,
-    }
-}
-
 /// Whether a container engine answers; the error says how to point dbcompat at one.
 pub async fn engine_available() -> Result<(), String> {
     let hint = "no container engine (set DOCKER_HOST to a Docker or Podman API socket, e.g. unix:///run/podman/podman.sock)";
@@ -219,7 +207,8 @@ fn free_port() -> Result<u16, String> {
 impl Container {
     /// Creates and starts the container; readiness is the caller's (a real connection).
     pub async fn start(backend: Backend, image: &str, tag: &str, args: &[String], timeout: Duration) -> Result<(Container, String, u16, &'static str), String> {
-        let (port, user, env) = image_contract(backend).ok_or("SQLite does not run in a container")?;
+        let contract = backend.dialect().container().ok_or_else(|| format!("{backend} does not run in a container"))?;
+        let (port, user) = (contract.port, contract.user);
         // An explicit mapping to a free port: Podman's Docker API does not publish
         // exposed ports on its own as Docker does, and the port then survives restarts.
         let host_port = free_port()?;
@@ -236,8 +225,8 @@ impl Container {
                 (INSTANCE_LABEL.to_string(), instance.clone()),
             ])
             .with_startup_timeout(timeout);
-        for (k, v) in env {
-            request = request.with_env_var(k, v);
+        if let Some(variable) = contract.password_env {
+            request = request.with_env_var(variable, PASSWORD);
         }
         if !args.is_empty() {
             request = request.with_cmd(args.to_vec());

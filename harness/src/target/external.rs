@@ -5,7 +5,7 @@
 use url::Url;
 
 use super::server::Endpoint;
-use crate::backend::Backend;
+use crate::backends::{Backend, UrlForm};
 use crate::redact::{self, Parts};
 
 /// Reads `postgres://user:pass@host:port/db`, `mysql://...` (`mariadb://` too), or
@@ -18,11 +18,9 @@ pub fn parse_url(backend: Backend, text: &str) -> Result<Endpoint, String> {
     let Some(scheme) = parts.scheme else {
         return Err(format!("not a URL (expected SCHEME://USER:PASSWORD@HOST/DATABASE): {}", redact::url(text)));
     };
-    let (schemes, default_port): (&[&str], u16) = match backend {
-        Backend::Postgres => (&["postgres", "postgresql"], 5432),
-        Backend::Mysql | Backend::Mariadb => (&["mysql", "mariadb"], 3306),
-        Backend::Oracle => (&["oracle"], 1521),
-        Backend::Sqlite => return Err("SQLite is not reached by URL; use launch = \"library\"".into()),
+    let dialect = backend.dialect();
+    let Some(UrlForm { schemes, default_port }) = dialect.url() else {
+        return Err(format!("{backend} is not reached by URL; use launch = \"embedded\" or \"library\""));
     };
     if !schemes.contains(&scheme) {
         return Err(format!("a {backend} URL starts with {}://, not {scheme}://", schemes[0]));
@@ -35,10 +33,7 @@ pub fn parse_url(backend: Backend, text: &str) -> Result<Endpoint, String> {
         Some((user, password)) => (redact::decode(user), redact::decode(password)),
     };
     let password = if password.is_empty() { query_password(parts.query).unwrap_or_default() } else { password };
-    if backend == Backend::Oracle && password.contains('"') {
-        // `IDENTIFIED BY "..."` cannot hold a double quote, and Oracle has no escape for one.
-        return Err("an Oracle password cannot contain a double quote (\"): dbcompat gives it to each case's user in IDENTIFIED BY \"...\"".into());
-    }
+    dialect.check_password(&password)?;
     let database = location.path().trim_start_matches('/');
     Ok(Endpoint {
         host,

@@ -85,8 +85,8 @@ pub struct Launched {
 /// The name a target has in case names before it is started: SQLite's is known from
 /// the linked library; a server's comes from the matrix.
 pub fn planned_id(spec: &TargetSpec) -> String {
-    match (&spec.launch, spec.backend) {
-        (Launch::Embedded, Backend::Sqlite) => format!("sqlite-{}", embedded::EmbeddedSqlite::library_version().short()),
+    match &spec.launch {
+        Launch::Embedded => format!("{}-{}", spec.backend, embedded::EmbeddedSqlite::library_version().short()),
         _ => spec.name.clone(),
     }
 }
@@ -122,19 +122,8 @@ pub async fn launch(spec: &TargetSpec) -> Launched {
     }
 }
 
-/// Why a backend cannot be reached from this build or machine, if it cannot.
-fn driver_missing(backend: Backend) -> Option<String> {
-    if backend != Backend::Oracle {
-        return None;
-    }
-    #[cfg(feature = "oracle")]
-    return crate::driver::oracle::client_available().err();
-    #[cfg(not(feature = "oracle"))]
-    Some("this dbcompat was built without Oracle support (build with `--features oracle`)".into())
-}
-
 async fn start_container(backend: Backend, image: &str, tag: &str, args: &[String], timeout: Duration) -> Result<(Arc<dyn Target>, String), String> {
-    if let Some(reason) = driver_missing(backend) {
+    if let Some(reason) = backend.dialect().driver_missing() {
         return Err(reason);
     }
     container::engine_available().await?;
@@ -157,7 +146,7 @@ async fn start_container(backend: Backend, image: &str, tag: &str, args: &[Strin
 }
 
 async fn start_external(backend: Backend, url: &crate::matrix::UrlSource) -> Result<(Arc<dyn Target>, String), String> {
-    if let Some(reason) = driver_missing(backend) {
+    if let Some(reason) = backend.dialect().driver_missing() {
         return Err(reason);
     }
     let endpoint = external::parse_url(backend, &url.resolve()?)?;

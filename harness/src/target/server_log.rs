@@ -9,37 +9,6 @@
 use crate::backend::Backend;
 use crate::suite::RestartKind;
 
-/// The log lines by which a backend tells a clean shutdown from a crash.
-struct Signs {
-    /// Written as the last act of a clean shutdown.
-    clean_shutdown: &'static [&'static str],
-    /// Written by a start that found the server had not been shut down cleanly.
-    recovery: &'static [&'static str],
-    /// Lines worth showing beside the evidence (shutdown requests, readiness).
-    context: &'static [&'static str],
-}
-
-fn signs(backend: Backend) -> Option<Signs> {
-    match backend {
-        Backend::Postgres => Some(Signs {
-            clean_shutdown: &["database system is shut down"],
-            recovery: &["database system was not properly shut down", "database system was interrupted", "automatic recovery in progress"],
-            context: &["shutdown request", "database system was shut down at", "ready to accept connections"],
-        }),
-        Backend::Mariadb | Backend::Mysql => Some(Signs {
-            clean_shutdown: &["Shutdown complete"],
-            recovery: &["crash recovery", "Recovering after a crash", "Database was not shutdown normally"],
-            context: &["Normal shutdown", "Received SHUTDOWN", "Shutdown completed;", "ready for connections"],
-        }),
-        Backend::Oracle => Some(Signs {
-            clean_shutdown: &["Shutting down instance", "Instance shutdown complete"],
-            recovery: &["crash recovery", "Beginning crash recovery"],
-            context: &["Starting ORACLE instance", "DATABASE IS READY TO USE"],
-        }),
-        Backend::Sqlite => None,
-    }
-}
-
 /// The server's own account of a restart or crash, or why it does not confirm one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verdict {
@@ -52,7 +21,7 @@ pub struct Verdict {
 /// Judges the log lines written while the server was brought down (`down`) and while
 /// it started again (`up`).
 pub fn judge(backend: Backend, kind: RestartKind, down: &[String], up: &[String]) -> Verdict {
-    let Some(signs) = signs(backend) else {
+    let Some(signs) = backend.dialect().log_signs() else {
         return Verdict { evidence: Vec::new(), contradiction: None };
     };
     let has = |lines: &[String], needles: &[&str]| lines.iter().any(|l| needles.iter().any(|n| l.contains(n)));

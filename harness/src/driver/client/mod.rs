@@ -3,7 +3,7 @@
 //! The client runs as one long-lived process, fed statements on its standard input.
 //! After each statement the session sends a marker the client echoes back (psql's
 //! `\echo`/`\warn`, a `SELECT` of the marker elsewhere); what the client printed before
-//! the marker is that statement's answer, which the backend's [`Dialect`] reads into the
+//! the marker is that statement's answer, which the backend's [`ClientFormat`] reads into the
 //! same [`Response`], [`DbError`] and [`Diagnostic`]s the drivers give. Values come as
 //! the client prints them, with no type: every non-NULL value is text.
 
@@ -23,7 +23,7 @@ use super::{Canceller, Command, Notes, Session, SessionError, StatementResult};
 pub type ClientLog = Arc<Mutex<Vec<String>>>;
 
 /// How one client is spoken to and read.
-pub trait Dialect: Send + Sync + 'static {
+pub trait ClientFormat: Send + Sync + 'static {
     /// The client's name, for messages.
     fn name(&self) -> &'static str;
     /// What is sent once, before the first statement (the client's own settings).
@@ -81,7 +81,7 @@ pub struct ClientSession {
     stderr: ChildStderr,
     out_buf: Vec<u8>,
     err_buf: Vec<u8>,
-    dialect: Box<dyn Dialect>,
+    format: Box<dyn ClientFormat>,
     exchanges: usize,
     notes: Notes,
     log: ClientLog,
@@ -89,20 +89,20 @@ pub struct ClientSession {
 
 impl ClientSession {
     /// Starts the client and waits until it has taken its preamble.
-    pub async fn start(launch: Launch, dialect: Box<dyn Dialect>, log: ClientLog) -> Result<Self, String> {
+    pub async fn start(launch: Launch, format: Box<dyn ClientFormat>, log: ClientLog) -> Result<Self, String> {
         let mut command = tokio::process::Command::new(&launch.program);
         command.args(&launch.args).envs(launch.env.iter().map(|(k, v)| (k, v))).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
         let mut child = command.spawn().map_err(|e| format!("cannot start {}: {e}", launch.program))?;
         let (Some(stdin), Some(stdout), Some(stderr)) = (child.stdin.take(), child.stdout.take(), child.stderr.take()) else {
             return Err(format!("{} started without its pipes", launch.program));
         };
-        let mut session = ClientSession { child, stdin, stdout, stderr, out_buf: Vec::new(), err_buf: Vec::new(), dialect, exchanges: 0, notes: Notes::default(), log };
+        let mut session = ClientSession { child, stdin, stdout, stderr, out_buf: Vec::new(), err_buf: Vec::new(), format, exchanges: 0, notes: Notes::default(), log };
         if let Some(first) = &launch.stdin_first {
             session.write(&format!("{first}\n")).await.map_err(|e| e.to_string())?;
         }
-        let preamble = session.dialect.preamble();
+        let preamble = session.format.preamble();
         // The preamble's own output (psql's `\pset` confirmations) is read and dropped.
-        session.exchange(&preamble, "").await.map_err(|e| format!("{} did not start: {e}", session.dialect.name()))?;
+        session.exchange(&preamble, "").await.map_err(|e| format!("{} did not start: {e}", session.format.name()))?;
         Ok(session)
     }
 
@@ -117,11 +117,11 @@ impl ClientSession {
     async fn exchange(&mut self, before: &str, sql: &str) -> Result<(String, String), SessionError> {
         self.exchanges += 1;
         let marker = marker(self.exchanges);
-        let text = format!("{before}{}", self.dialect.statement(sql, &marker));
+        let text = format!("{before}{}", self.format.statement(sql, &marker));
         self.write(&text).await?;
         let stdout = loop {
             let seen = String::from_utf8_lossy(&self.out_buf).into_owned();
-            if let Some((start, end)) = self.dialect.find_marker(&seen, &marker) {
+            if let Some((start, end)) = self.format.find_marker(&seen, &marker) {
                 let block = seen[..start].to_string();
                 self.out_buf = seen.as_bytes()[end..].to_vec();
                 break block;
@@ -129,10 +129,10 @@ impl ClientSession {
             if !read_more(&mut self.stdout, &mut self.out_buf).await? {
                 let status = self.child.try_wait().ok().flatten().map_or("still running".to_string(), |s| s.to_string());
                 let err = String::from_utf8_lossy(&self.err_buf).into_owned();
-                return Err(SessionError::ConnectionLost(format!("the {} client closed its output ({status}); it printed: {}{err}", self.dialect.name(), seen)));
+                return Err(SessionError::ConnectionLost(format!("the {} client closed its output ({status}); it printed: {}{err}", self.format.name(), seen)));
             }
         };
-        let stderr = if self.dialect.marks_stderr() {
+        let stderr = if self.format.marks_stderr() {
             loop {
                 let seen = String::from_utf8_lossy(&self.err_buf).into_owned();
                 if let Some((start, end)) = find_line(&seen, &marker) {
@@ -140,7 +140,7 @@ impl ClientSession {
                     break seen[..start].to_string();
                 }
                 if !read_more(&mut self.stderr, &mut self.err_buf).await? {
-                    return Err(SessionError::ConnectionLost(format!("the {} client closed its error output; it printed: {seen}", self.dialect.name())));
+                    return Err(SessionError::ConnectionLost(format!("the {} client closed its error output; it printed: {seen}", self.format.name())));
                 }
             }
         } else {
@@ -188,15 +188,15 @@ impl Session for ClientSession {
         let statements = match command {
             Command::Sql(sql) => vec![sql.clone()],
             other => self
-                .dialect
+                .format
                 .cursor_statements(other)
-                .ok_or_else(|| SessionError::Unsupported(format!("{} holds no cursor for dbcompat", self.dialect.name())))?,
+                .ok_or_else(|| SessionError::Unsupported(format!("{} holds no cursor for dbcompat", self.format.name())))?,
         };
         // A cursor's statements stop at the first error, as the driver's do.
         let mut last = None;
         for sql in &statements {
             let (stdout, stderr) = self.exchange("", sql).await?;
-            let (result, notes) = self.dialect.parse(sql, &stdout, &stderr)?;
+            let (result, notes) = self.format.parse(sql, &stdout, &stderr)?;
             // What the server said stays with the command, as in the driver's session.
             self.notes.diagnostics.extend(notes.diagnostics);
             self.notes.tag = notes.tag.or(self.notes.tag.take());

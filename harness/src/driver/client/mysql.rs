@@ -11,8 +11,8 @@
 //! FOUND_ROWS() and the warning list as the statement before it left them, where a
 //! `SELECT` marker would clear them. It sets one user variable, `@dbcompat_mark`.
 
-use super::Dialect;
-use crate::driver::error::mysql_class;
+use super::ClientFormat;
+use crate::driver::error::Classify;
 use crate::driver::{DbError, Diagnostic, Notes, Response, SessionError, StatementResult, Value};
 
 /// The statement delimiter given to the client (`--delimiter`).
@@ -22,9 +22,11 @@ const MARKER: &str = "GET DIAGNOSTICS @dbcompat_mark = NUMBER";
 
 pub struct MysqlClient {
     pub name: &'static str,
+    /// The server's table of error numbers.
+    pub classify: Classify,
 }
 
-impl Dialect for MysqlClient {
+impl ClientFormat for MysqlClient {
     fn name(&self) -> &'static str {
         self.name
     }
@@ -60,11 +62,11 @@ impl Dialect for MysqlClient {
         if is_use(sql) && stdout.trim().is_empty() {
             return Ok((Ok(Response::Affected { count: 0 }), Notes::default()));
         }
-        parse(stdout)
+        parse(stdout, self.classify)
     }
 }
 
-pub fn parse(output: &str) -> Result<(StatementResult, Notes), SessionError> {
+pub fn parse(output: &str, classify: Classify) -> Result<(StatementResult, Notes), SessionError> {
     let mut notes = Notes::default();
     let mut error = None;
     let mut response = None;
@@ -79,7 +81,7 @@ pub fn parse(output: &str) -> Result<(StatementResult, Notes), SessionError> {
         if in_echo || line.is_empty() || line == "Bye" {
             continue;
         }
-        if let Some(e) = error_line(line) {
+        if let Some(e) = error_line(line, classify) {
             error.get_or_insert(e);
         } else if let Some(d) = warning_line(line) {
             // SHOW WARNINGS repeats the statement's own error as a row of level Error.
@@ -122,12 +124,12 @@ fn is_rows_in_set(line: &str) -> bool {
 }
 
 /// `ERROR 1062 (23000) at line 4: Duplicate entry '1' for key 'PRIMARY'`.
-fn error_line(line: &str) -> Option<DbError> {
+fn error_line(line: &str, classify: Classify) -> Option<DbError> {
     let rest = line.strip_prefix("ERROR ")?;
     let (number, rest) = rest.split_once(' ').unwrap_or((rest, ""));
     let number: u16 = number.parse().ok()?;
     let message = rest.split_once(": ").map_or(rest, |(_, m)| m).to_string();
-    Some(DbError { class: mysql_class(number), code: number.to_string(), message })
+    Some(DbError { class: classify(&number.to_string(), &message), code: number.to_string(), message })
 }
 
 /// `Warning (Code 1265): Data truncated for column 'b' at row 1`.
@@ -167,6 +169,7 @@ fn unescape(v: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    const MY: Classify = crate::backends::mysql_class;
     use crate::driver::ErrorClass;
 
     const ECHO: &str = "--------------\nINSERT INTO t2 VALUES (3,'abc','x')\n--------------\n\n";
@@ -174,7 +177,7 @@ mod tests {
     #[test]
     fn affected_rows_and_warnings_read_from_the_verbose_output() {
         let out = format!("\n{ECHO}Query OK, 1 row affected, 2 warnings\n\nWarning (Code 1265): Data truncated for column 'b' at row 1\nWarning (Code 1366): Incorrect integer value: 'x'\n");
-        let (r, n) = parse(&out).unwrap();
+        let (r, n) = parse(&out, MY).unwrap();
         assert_eq!(r.unwrap().canonical(), "affected:1");
         let codes: Vec<String> = n.diagnostics.iter().map(Diagnostic::canonical).collect();
         assert_eq!(codes, ["warning:1265", "warning:1366"]);
@@ -183,7 +186,7 @@ mod tests {
     #[test]
     fn the_info_line_is_the_tag() {
         let out = "--------------\nUPDATE t2 SET b='a' WHERE a=1\n--------------\n\nQuery OK, 0 rows affected\nRows matched: 1  Changed: 0  Warnings: 0\n\n";
-        let (r, n) = parse(out).unwrap();
+        let (r, n) = parse(out, MY).unwrap();
         assert_eq!(r.unwrap().canonical(), "ok");
         assert_eq!(n.tag.as_deref(), Some("Rows matched: 1  Changed: 0  Warnings: 0"));
     }
@@ -191,18 +194,18 @@ mod tests {
     #[test]
     fn a_result_set_unescapes_its_values_and_reads_null() {
         let out = "--------------\nSELECT a, b, c FROM t\n--------------\n\na\tb\tc\n1\tmulti\\nline\tNULL\n2\tit's\t\n2 rows in set\n\n";
-        let (r, _) = parse(out).unwrap();
+        let (r, _) = parse(out, MY).unwrap();
         let r = r.unwrap();
         assert_eq!(r.canonical(), "rows:('1','multi\nline',NULL),('2','it''s','')");
         assert!(matches!(r, Response::Rows { ref columns, .. } if columns == &["a", "b", "c"]));
         let empty = "--------------\nSELECT * FROM t WHERE a > 5\n--------------\n\nEmpty set\n\n";
-        assert_eq!(parse(empty).unwrap().0.unwrap().canonical(), "rows:none");
+        assert_eq!(parse(empty, MY).unwrap().0.unwrap().canonical(), "rows:none");
     }
 
     #[test]
     fn an_error_reads_with_its_number_and_a_repeated_error_row_is_dropped() {
         let out = format!("ERROR 1062 (23000) at line 4: Duplicate entry '1' for key 'PRIMARY'\n{ECHO}Error (Code 1062): Duplicate entry '1' for key 'PRIMARY'\n");
-        let (r, n) = parse(&out).unwrap();
+        let (r, n) = parse(&out, MY).unwrap();
         let e = r.unwrap_err();
         assert_eq!((e.code.as_str(), e.class), ("1062", ErrorClass::UniqueViolation));
         assert!(n.diagnostics.is_empty());
@@ -210,12 +213,12 @@ mod tests {
 
     #[test]
     fn output_that_is_not_understood_is_a_harness_error() {
-        assert!(parse("--------------\nSELECT 1\n--------------\n\n").is_err());
+        assert!(parse("--------------\nSELECT 1\n--------------\n\n", MY).is_err());
     }
 
     #[test]
     fn a_use_the_client_ran_itself_is_ok() {
-        let m = MysqlClient { name: "mariadb" };
+        let m = MysqlClient { name: "mariadb", classify: MY };
         assert_eq!(m.parse("USE information_schema", "\n", "").unwrap().0.unwrap().canonical(), "ok");
         assert!(m.parse("SELECT 1", "\n", "").is_err());
         let e = m.parse("use nope", "ERROR 1049 (42000) at line 9: Unknown database 'nope'\n", "").unwrap().0.unwrap_err();
@@ -224,7 +227,7 @@ mod tests {
 
     #[test]
     fn the_marker_is_found_after_its_echo() {
-        let m = MysqlClient { name: "mariadb" };
+        let m = MysqlClient { name: "mariadb", classify: MY };
         let out = "Query OK, 1 row affected\n\n--------------\nGET DIAGNOSTICS @dbcompat_mark = NUMBER\n--------------\n\nQuery OK, 0 rows affected\n\n";
         let (start, end) = m.find_marker(out, "~m~").unwrap();
         assert_eq!(&out[..start], "Query OK, 1 row affected\n\n");

@@ -6,8 +6,8 @@
 //! it prints each command's tag (`INSERT 0 2`, `ROLLBACK`). stdout holds result sets
 //! and tags; stderr errors and notices: each gets the marker (`\echo`, `\warn`).
 
-use super::{find_line, Dialect};
-use crate::driver::error::postgres_class;
+use super::{find_line, ClientFormat};
+use crate::driver::error::Classify;
 use crate::driver::postgres::fetch_sql;
 use crate::driver::Command;
 use crate::driver::text_rows::expects_rows;
@@ -18,9 +18,12 @@ const FIELD: char = '\x1f';
 const RECORD: char = '\x1e';
 const NULL: &str = "\x1bNULL";
 
-pub struct Psql;
+/// psql, with PostgreSQL's table of SQLSTATEs.
+pub struct Psql {
+    pub classify: Classify,
+}
 
-impl Dialect for Psql {
+impl ClientFormat for Psql {
     fn name(&self) -> &'static str {
         "psql"
     }
@@ -54,13 +57,13 @@ impl Dialect for Psql {
     }
 
     fn parse(&self, sql: &str, stdout: &str, stderr: &str) -> Result<(StatementResult, Notes), SessionError> {
-        parse(sql, stdout, stderr)
+        parse(sql, stdout, stderr, self.classify)
     }
 }
 
-pub fn parse(sql: &str, stdout: &str, stderr: &str) -> Result<(StatementResult, Notes), SessionError> {
+pub fn parse(sql: &str, stdout: &str, stderr: &str, classify: Classify) -> Result<(StatementResult, Notes), SessionError> {
     let mut notes = Notes::default();
-    let (error, diagnostics, unread) = messages(stderr);
+    let (error, diagnostics, unread) = messages(stderr, classify);
     notes.diagnostics = diagnostics;
     if let Some(e) = error {
         return Ok((Err(e), notes));
@@ -113,7 +116,7 @@ fn tag_count(tag: &str) -> u64 {
 }
 
 /// The first error, the notices, and lines that are neither (psql's own complaints).
-fn messages(stderr: &str) -> (Option<DbError>, Vec<Diagnostic>, Vec<String>) {
+fn messages(stderr: &str, classify: Classify) -> (Option<DbError>, Vec<Diagnostic>, Vec<String>) {
     let mut error = None;
     let mut diagnostics = Vec::new();
     let mut unread = Vec::new();
@@ -126,7 +129,7 @@ fn messages(stderr: &str) -> (Option<DbError>, Vec<Diagnostic>, Vec<String>) {
         match message(body) {
             Some((level, code, text)) if level == "ERROR" || level == "FATAL" => {
                 if error.is_none() {
-                    error = Some(DbError { class: postgres_class(&code, &text), code, message: text });
+                    error = Some(DbError { class: classify(&code, &text), code, message: text });
                 }
             }
             Some((level, code, text)) => diagnostics.push(Diagnostic { level: level.to_lowercase(), code, message: text }),
@@ -162,10 +165,12 @@ fn is_detail(line: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    const PG: Classify = crate::backends::postgres_class;
+    const PSQL: Psql = Psql { classify: PG };
     use crate::driver::ErrorClass;
 
     fn ok(sql: &str, stdout: &str) -> (Response, Notes) {
-        let (r, n) = parse(sql, stdout, "").unwrap();
+        let (r, n) = parse(sql, stdout, "", PG).unwrap();
         (r.unwrap(), n)
     }
 
@@ -201,12 +206,12 @@ mod tests {
     fn errors_and_notices_carry_their_sqlstate() {
         let stderr = "ERROR:  23505: duplicate key value violates unique constraint \"t_pkey\"\nDETAIL:  Key (a)=(1) already exists.\n\
                       SCHEMA NAME:  public\nTABLE NAME:  t\nCONSTRAINT NAME:  t_pkey\nLOCATION:  _bt_check_unique, nbtinsert.c:673\n";
-        let (r, _) = parse("INSERT INTO t VALUES (1)", "", stderr).unwrap();
+        let (r, _) = parse("INSERT INTO t VALUES (1)", "", stderr, PG).unwrap();
         let e = r.unwrap_err();
         assert_eq!((e.code.as_str(), e.class), ("23505", ErrorClass::UniqueViolation));
         let stderr = "NOTICE:  00000: table \"nope\" does not exist, skipping\nLOCATION:  DropErrorMsgNonExistent, tablecmds.c:1317\n\
                       WARNING:  01000: hi\nCONTEXT:  PL/pgSQL function inline_code_block line 1 at RAISE\n";
-        let (r, n) = parse("DROP TABLE IF EXISTS nope", "DROP TABLE\n", stderr).unwrap();
+        let (r, n) = parse("DROP TABLE IF EXISTS nope", "DROP TABLE\n", stderr, PG).unwrap();
         assert_eq!(r.unwrap().canonical(), "ok");
         let codes: Vec<String> = n.diagnostics.iter().map(Diagnostic::canonical).collect();
         assert_eq!(codes, ["notice:00000", "warning:01000"]);
@@ -214,21 +219,21 @@ mod tests {
 
     #[test]
     fn psqls_own_complaints_are_not_taken_for_an_answer() {
-        assert!(parse("x", "", "invalid command \\q2\n").is_err());
-        let (r, _) = parse("SELECT 1/0", "", "psql:<stdin>:9: ERROR:  22012: division by zero\n").unwrap();
+        assert!(parse("x", "", "invalid command \\q2\n", PG).is_err());
+        let (r, _) = parse("SELECT 1/0", "", "psql:<stdin>:9: ERROR:  22012: division by zero\n", PG).unwrap();
         assert_eq!(r.unwrap_err().code, "22012");
     }
 
     #[test]
     fn a_cursor_is_declared_and_fetched_as_the_driver_does() {
         let open = Command::OpenCursor { name: "c".into(), sql: "SELECT 1".into(), fetch: Some(1) };
-        assert_eq!(Psql.cursor_statements(&open).unwrap(), ["DECLARE c CURSOR FOR SELECT 1", "FETCH 1 FROM c"]);
-        assert_eq!(Psql.cursor_statements(&Command::Fetch { name: "c".into(), count: None }).unwrap(), ["FETCH ALL FROM c"]);
+        assert_eq!(PSQL.cursor_statements(&open).unwrap(), ["DECLARE c CURSOR FOR SELECT 1", "FETCH 1 FROM c"]);
+        assert_eq!(PSQL.cursor_statements(&Command::Fetch { name: "c".into(), count: None }).unwrap(), ["FETCH ALL FROM c"]);
     }
 
     #[test]
     fn a_statement_is_sent_once_with_its_markers() {
-        assert_eq!(Psql.statement("SELECT 1;  ", "~m~"), "SELECT 1\n;\n\\echo ~m~\n\\warn ~m~\n");
-        assert_eq!(Psql.statement("", "~m~"), "\\echo ~m~\n\\warn ~m~\n");
+        assert_eq!(PSQL.statement("SELECT 1;  ", "~m~"), "SELECT 1\n;\n\\echo ~m~\n\\warn ~m~\n");
+        assert_eq!(PSQL.statement("", "~m~"), "\\echo ~m~\n\\warn ~m~\n");
     }
 }

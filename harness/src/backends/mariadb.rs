@@ -1,0 +1,87 @@
+//! MariaDB: MySQL's protocol, error numbers and SQL (a suite's `mysql` SQL runs here
+//! unless it gives `mariadb` its own), with its own image, client and version line.
+
+use async_trait::async_trait;
+
+use super::mysql::{self, ISOLATION_LEVELS, LOG_SIGNS, SESSION_STATE_SQL, URL};
+use super::{ClientLaunch, ContainerContract, Dialect, Endpoint, LogSigns, UrlForm};
+use crate::driver::{ConnectError, Session};
+use crate::outcome::{ErrorClass, Isolation};
+
+pub struct Mariadb;
+
+/// The `mariadb` client of 11.x asks for utf8mb4, and MariaDB then gives the same
+/// session as it gives its own client, so nothing runs after connecting. (The 10.11
+/// client connects in utf8mb3; `dbcompat crosscheck` shows what that changes.)
+fn nothing_after_connect(_server: (u16, u16, u16)) -> Option<&'static str> {
+    None
+}
+
+#[async_trait]
+impl Dialect for Mariadb {
+    fn name(&self) -> &'static str {
+        "mariadb"
+    }
+
+    fn sql_keys(&self) -> &'static [&'static str] {
+        &["mariadb", "mysql"]
+    }
+
+    fn url(&self) -> Option<UrlForm> {
+        Some(URL)
+    }
+
+    fn container(&self) -> Option<ContainerContract> {
+        Some(ContainerContract { port: 3306, user: "root", password_env: Some("MARIADB_ROOT_PASSWORD") })
+    }
+
+    async fn connect(&self, endpoint: &Endpoint, namespace: Option<&str>) -> Result<Box<dyn Session>, ConnectError> {
+        mysql::connect(endpoint, namespace, nothing_after_connect).await
+    }
+
+    fn check_identity(&self, version_text: &str) -> Result<(), String> {
+        if !version_text.to_ascii_lowercase().contains("mariadb") {
+            return Err(format!("the server reports `{version_text}`, which is not mariadb"));
+        }
+        Ok(())
+    }
+
+    fn quote_ident(&self, name: &str) -> String {
+        mysql::quote(name)
+    }
+
+    fn isolation_levels(&self) -> &'static [Isolation] {
+        ISOLATION_LEVELS
+    }
+
+    fn isolation_sql(&self, level: Isolation) -> Option<String> {
+        mysql::isolation_sql(level)
+    }
+
+    fn session_state_sql(&self) -> &'static str {
+        SESSION_STATE_SQL
+    }
+
+    fn classify(&self, code: &str, message: &str) -> ErrorClass {
+        mysql::class(code, message)
+    }
+
+    fn log_signs(&self) -> Option<LogSigns> {
+        Some(LOG_SIGNS)
+    }
+
+    fn client(&self, user: &str, namespace: &str) -> Option<ClientLaunch> {
+        Some(mysql::client("mariadb", user, namespace))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_mysql_server_is_not_taken_for_mariadb() {
+        assert!(Mariadb.check_identity("9.7.0").is_err());
+        assert!(Mariadb.check_identity("10.11.14-MariaDB-0+deb12u2").is_ok());
+    }
+}
