@@ -1,8 +1,9 @@
 //! Oracle sessions through the `oracle` crate (ODPI-C), built with `--features oracle`.
 //!
 //! The crate is blocking, so each session is a thread owning its connection, like
-//! SQLite's (see `threaded`). It loads the Oracle client library (Instant Client) at run time; where it
-//! is missing, Oracle targets are reported as not run with how to install it.
+//! SQLite's (see `threaded`). It loads the Oracle client library (Instant Client) at
+//! run time; where it is missing, Oracle targets are reported as not run with how to
+//! install it.
 
 use std::sync::Arc;
 use std::time::Duration;
