@@ -15,6 +15,7 @@ pub mod postgres;
 pub mod sqlite;
 pub mod sqlite_api;
 pub mod text_rows;
+pub mod threaded;
 
 use std::fmt::Write as _;
 

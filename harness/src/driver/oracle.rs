@@ -1,19 +1,20 @@
 //! Oracle sessions through the `oracle` crate (ODPI-C), built with `--features oracle`.
 //!
 //! The crate is blocking, so each session is a thread owning its connection, like
-//! SQLite's. It loads the Oracle client library (Instant Client) at run time; where it
-//! is missing, Oracle targets are reported as not run with how to install it.
+//! SQLite's (see `threaded`). It loads the Oracle client library (Instant Client) at
+//! run time; where it is missing, Oracle targets are reported as not run with how to
+//! install it.
 
-use std::sync::{mpsc, Arc};
+use std::sync::Arc;
+use std::time::Duration;
 
-use async_trait::async_trait;
 use oracle::sql_type::OracleType;
 use oracle::Connection;
-use tokio::sync::oneshot;
 
 use super::error::oracle_class;
 use super::text_rows::{render, ColumnKind};
-use super::{Canceller, Command, ConnectError, DbError, Response, Session, SessionError, StatementResult};
+use super::threaded::{BlockingConnection, ThreadSession};
+use super::{Canceller, Command, ConnectError, DbError, Response, SessionError, StatementResult};
 
 /// Whether the Oracle client library can be loaded; the error says how to get it.
 pub fn client_available() -> Result<(), String> {
@@ -22,12 +23,11 @@ pub fn client_available() -> Result<(), String> {
     })
 }
 
-type Reply = oneshot::Sender<Result<StatementResult, SessionError>>;
+/// A session on one connection, served by a thread of its own.
+pub type OracleSession = ThreadSession<OracleConnection>;
 
-pub struct OracleSession {
-    requests: mpsc::Sender<(Command, Reply)>,
-    conn: Arc<Connection>,
-}
+/// A connection, owned by its session thread; shared only with its [`Break`].
+pub struct OracleConnection(Arc<Connection>);
 
 impl OracleSession {
     /// Connects as `user` to `//host:port/service`, off the async runtime's threads.
@@ -42,23 +42,14 @@ impl OracleSession {
                 let permanent = e.db_error().is_some_and(|d| matches!(d.code(), 1017 | 1045 | 28000 | 28001));
                 ConnectError { message: e.to_string(), permanent }
             })?;
-        let conn = Arc::new(conn);
-        let (requests, inbox) = mpsc::channel::<(Command, Reply)>();
-        let served = conn.clone();
-        std::thread::Builder::new()
-            .name("dbcompat-oracle".into())
-            .spawn(move || {
-                while let Ok((command, reply)) = inbox.recv() {
-                    let _ = reply.send(execute(&served, &command));
-                }
-                let _ = served.close();
-            })
-            .map_err(|e| ConnectError::transient(format!("cannot start a session thread: {e}")))?;
-        Ok(OracleSession { requests, conn })
+        ThreadSession::spawn("dbcompat-oracle", OracleConnection(Arc::new(conn)))
+            .map_err(|e| ConnectError::transient(format!("cannot start a session thread: {e}")))
     }
 }
 
-struct Break(Arc<Connection>);
+/// Stops a running statement with OCI's break (`break_execution`), from any thread.
+#[derive(Clone)]
+pub struct Break(Arc<Connection>);
 
 impl Canceller for Break {
     fn cancel(&self) {
@@ -66,21 +57,23 @@ impl Canceller for Break {
     }
 }
 
-#[async_trait]
-impl Session for OracleSession {
-    async fn execute(&mut self, command: &Command) -> Result<StatementResult, SessionError> {
-        let (reply, answer) = oneshot::channel();
-        self.requests
-            .send((command.clone(), reply))
-            .map_err(|_| SessionError::ConnectionLost("the session thread has stopped".into()))?;
-        answer.await.unwrap_or_else(|_| Err(SessionError::ConnectionLost("the session thread stopped mid-statement".into())))
+impl BlockingConnection for OracleConnection {
+    type Canceller = Break;
+
+    // Closing logs off on the thread while the caller goes on.
+    const CLOSE_WAIT: Option<Duration> = None;
+
+    fn canceller(&self) -> Break {
+        Break(self.0.clone())
     }
 
-    fn canceller(&self) -> Box<dyn Canceller> {
-        Box::new(Break(self.conn.clone()))
+    fn execute(&mut self, command: &Command) -> Result<StatementResult, SessionError> {
+        execute(&self.0, command)
     }
 
-    async fn close(self: Box<Self>) {}
+    fn close(self) {
+        let _ = self.0.close();
+    }
 }
 
 fn execute(conn: &Connection, command: &Command) -> Result<StatementResult, SessionError> {

@@ -1,10 +1,10 @@
 //! SQLite sessions over SQLite's C API (see `sqlite_api`), for any SQLite library.
 //!
 //! Each session is a thread that owns one connection (SQLite's API is blocking) and
-//! serves commands from a channel. An open cursor is a statement stepped part way;
-//! other statements may run on the same connection before it is stepped again —
-//! exactly the "modify a table while iterating it" case SQLite documents as undefined,
-//! which the suites measure.
+//! serves commands from a channel (see `threaded`). An open cursor is a statement
+//! stepped part way; other statements may run on the same connection before it is
+//! stepped again — exactly the "modify a table while iterating it" case SQLite
+//! documents as undefined, which the suites measure.
 //!
 //! Sessions start with `busy_timeout = 0`, SQLite's own default, so waiting for a lock
 //! is something a probe asks for (`PRAGMA busy_timeout = 5000`), never an accident.
@@ -12,34 +12,26 @@
 use std::collections::HashMap;
 use std::ffi::{CStr, CString};
 use std::path::Path;
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-use async_trait::async_trait;
-use tokio::sync::oneshot;
 
 use super::error::sqlite_class;
 use super::sqlite_api::*;
-use super::{Canceller, Command, DbError, Response, Session, SessionError, StatementResult, Value};
+use super::threaded::{BlockingConnection, ThreadSession};
+use super::{Canceller, Command, DbError, Response, SessionError, StatementResult, Value};
 
 /// The version of the SQLite compiled into this build.
 pub fn library_version() -> String {
     Api::bundled().version()
 }
 
-type Reply = oneshot::Sender<Result<StatementResult, SessionError>>;
-
-pub struct SqliteSession {
-    requests: mpsc::Sender<(Command, Reply)>,
-    interrupt: Arc<Interrupt>,
-    /// Fires once the thread has closed the connection.
-    closed: oneshot::Receiver<()>,
-}
+/// A session on one connection, served by a thread of its own.
+pub type SqliteSession = ThreadSession<Connection>;
 
 /// The connection pointer as far as other threads may use it: for sqlite3_interrupt,
 /// which SQLite allows from any thread while the connection is open. It is cleared,
 /// under the lock, before the connection closes.
-struct Interrupt {
+pub struct Interrupt {
     api: Arc<Api>,
     db: Mutex<*mut sqlite3>,
 }
@@ -58,11 +50,17 @@ impl Canceller for Arc<Interrupt> {
     }
 }
 
-/// A connection, owned by its session thread.
-struct Connection {
+/// A connection, owned by its session thread, with the cursors open on it.
+pub struct Connection {
+    handle: Handle,
+    cursors: HashMap<String, Statement>,
+    interrupt: Arc<Interrupt>,
+}
+
+/// An open connection handle and the library it belongs to.
+struct Handle {
     api: Arc<Api>,
     db: *mut sqlite3,
-    interrupt: Arc<Interrupt>,
 }
 
 // SAFETY: a connection is used by one thread at a time (its session thread).
@@ -71,6 +69,15 @@ unsafe impl Send for Connection {}
 impl SqliteSession {
     /// Opens (creating if needed) the database file and starts the session's thread.
     pub fn open(api: Arc<Api>, path: &Path) -> Result<Self, SessionError> {
+        let connection = Connection::open(api, path)?;
+        ThreadSession::spawn("dbcompat-sqlite", connection)
+            .map_err(|e| SessionError::Harness(format!("cannot start a session thread: {e}")))
+    }
+}
+
+impl Connection {
+    /// Opens (creating if needed) the database file.
+    fn open(api: Arc<Api>, path: &Path) -> Result<Self, SessionError> {
         let name = CString::new(path.as_os_str().as_encoded_bytes())
             .map_err(|_| SessionError::Harness(format!("the path {} holds a NUL byte", path.display())))?;
         let mut db: *mut sqlite3 = std::ptr::null_mut();
@@ -88,44 +95,51 @@ impl SqliteSession {
             (api.busy_timeout)(db, 0);
         }
         let interrupt = Arc::new(Interrupt { api: api.clone(), db: Mutex::new(db) });
-        let connection = Connection { api, db, interrupt: interrupt.clone() };
-        let (requests, inbox) = mpsc::channel();
-        let (closing, closed) = oneshot::channel();
-        std::thread::Builder::new()
-            .name("dbcompat-sqlite".into())
-            .spawn(move || {
-                serve(&connection, inbox);
-                connection.close();
-                let _ = closing.send(());
-            })
-            .map_err(|e| SessionError::Harness(format!("cannot start a session thread: {e}")))?;
-        Ok(SqliteSession { requests, interrupt, closed })
+        Ok(Connection { handle: Handle { api, db }, cursors: HashMap::new(), interrupt })
     }
 }
 
-#[async_trait]
-impl Session for SqliteSession {
-    async fn execute(&mut self, command: &Command) -> Result<StatementResult, SessionError> {
-        let (reply, answer) = oneshot::channel();
-        self.requests
-            .send((command.clone(), reply))
-            .map_err(|_| SessionError::ConnectionLost("the session thread has stopped".into()))?;
-        answer
-            .await
-            .unwrap_or_else(|_| Err(SessionError::ConnectionLost("the session thread stopped mid-statement".into())))
+impl BlockingConnection for Connection {
+    type Canceller = Arc<Interrupt>;
+
+    // Waiting for the close matters: a closing connection may checkpoint a WAL file
+    // under an exclusive lock, which the next case step would otherwise run into.
+    const CLOSE_WAIT: Option<Duration> = Some(Duration::from_secs(10));
+
+    fn canceller(&self) -> Arc<Interrupt> {
+        self.interrupt.clone()
     }
 
-    fn canceller(&self) -> Box<dyn Canceller> {
-        Box::new(self.interrupt.clone())
+    fn execute(&mut self, command: &Command) -> Result<StatementResult, SessionError> {
+        let conn = &self.handle;
+        match command {
+            Command::Sql(sql) => run_statement(conn, sql),
+            Command::OpenCursor { name, sql, fetch } => {
+                self.cursors.remove(name);
+                match conn.prepare(sql) {
+                    Ok(Ok(Some(statement))) => {
+                        let cursor = self.cursors.entry(name.clone()).or_insert(statement);
+                        fetch_rows(conn, cursor, *fetch)
+                    }
+                    Ok(Ok(None)) => Err(SessionError::Harness("the cursor's SQL holds no statement".into())),
+                    Ok(Err(e)) => Ok(Err(e)),
+                    Err(e) => Err(e),
+                }
+            }
+            Command::Fetch { name, count } => match self.cursors.get_mut(name) {
+                Some(cursor) => fetch_rows(conn, cursor, *count),
+                None => Err(SessionError::Harness(format!("no open cursor named `{name}` on this session"))),
+            },
+        }
     }
 
-    async fn close(self: Box<Self>) {
-        // Dropping the sender ends the thread, which closes the connection. Waiting for
-        // that matters: a closing connection may checkpoint a WAL file under an
-        // exclusive lock, which the next case step would otherwise run into.
-        let SqliteSession { requests, closed, .. } = *self;
-        drop(requests);
-        let _ = tokio::time::timeout(Duration::from_secs(10), closed).await;
+    fn close(mut self) {
+        // sqlite3_close leaves a connection with unfinalized statements open.
+        self.cursors.clear();
+        *self.interrupt.db.lock().unwrap_or_else(|p| p.into_inner()) = std::ptr::null_mut();
+        // SAFETY: no statement is left, and no other thread can reach the pointer any
+        // more.
+        unsafe { (self.handle.api.close)(self.handle.db) };
     }
 }
 
@@ -135,20 +149,20 @@ fn errmsg(api: &Api, db: *mut sqlite3) -> String {
 }
 
 /// A prepared statement, finalized when dropped.
-struct Statement<'c> {
-    conn: &'c Connection,
+struct Statement {
+    api: Arc<Api>,
     ptr: *mut sqlite3_stmt,
     columns: Vec<String>,
 }
 
-impl Drop for Statement<'_> {
+impl Drop for Statement {
     fn drop(&mut self) {
         // SAFETY: ptr came from prepare_v2 and is finalized once.
-        unsafe { (self.conn.api.finalize)(self.ptr) };
+        unsafe { (self.api.finalize)(self.ptr) };
     }
 }
 
-impl Connection {
+impl Handle {
     /// The server's answer to a failed call, with its extended code.
     fn error(&self) -> StatementResult {
         let message = errmsg(&self.api, self.db);
@@ -158,7 +172,7 @@ impl Connection {
     }
 
     /// Prepares one statement; `Ok(None)` for SQL that holds no statement (a comment).
-    fn prepare(&self, sql: &str) -> Result<Result<Option<Statement<'_>>, DbError>, SessionError> {
+    fn prepare(&self, sql: &str) -> Result<Result<Option<Statement>, DbError>, SessionError> {
         let text = CString::new(sql).map_err(|_| SessionError::Harness("the SQL holds a NUL byte".into()))?;
         let mut ptr = std::ptr::null_mut();
         let mut tail = std::ptr::null();
@@ -176,7 +190,7 @@ impl Connection {
                 .map(|i| CStr::from_ptr((self.api.column_name)(ptr, i)).to_string_lossy().into_owned())
                 .collect()
         };
-        let statement = Statement { conn: self, ptr, columns };
+        let statement = Statement { api: self.api.clone(), ptr, columns };
         // SAFETY: tail points into `text`, which is still alive.
         let rest = unsafe { CStr::from_ptr(tail) }.to_string_lossy();
         if !rest.trim().is_empty() {
@@ -184,49 +198,16 @@ impl Connection {
         }
         Ok(Ok(Some(statement)))
     }
-
-    fn close(&self) {
-        *self.interrupt.db.lock().unwrap_or_else(|p| p.into_inner()) = std::ptr::null_mut();
-        // SAFETY: no statement is left (cursors are dropped before), and no other
-        // thread can reach the pointer any more.
-        unsafe { (self.api.close)(self.db) };
-    }
 }
 
-fn serve(conn: &Connection, inbox: mpsc::Receiver<(Command, Reply)>) {
-    let mut cursors: HashMap<String, Statement<'_>> = HashMap::new();
-    while let Ok((command, reply)) = inbox.recv() {
-        let result = match command {
-            Command::Sql(sql) => run_statement(conn, &sql),
-            Command::OpenCursor { name, sql, fetch } => {
-                cursors.remove(&name);
-                match conn.prepare(&sql) {
-                    Ok(Ok(Some(statement))) => {
-                        let cursor = cursors.entry(name).or_insert(statement);
-                        fetch_rows(cursor, fetch)
-                    }
-                    Ok(Ok(None)) => Err(SessionError::Harness("the cursor's SQL holds no statement".into())),
-                    Ok(Err(e)) => Ok(Err(e)),
-                    Err(e) => Err(e),
-                }
-            }
-            Command::Fetch { name, count } => match cursors.get_mut(&name) {
-                Some(cursor) => fetch_rows(cursor, count),
-                None => Err(SessionError::Harness(format!("no open cursor named `{name}` on this session"))),
-            },
-        };
-        let _ = reply.send(result);
-    }
-}
-
-fn run_statement(conn: &Connection, sql: &str) -> Result<StatementResult, SessionError> {
+fn run_statement(conn: &Handle, sql: &str) -> Result<StatementResult, SessionError> {
     let mut statement = match conn.prepare(sql)? {
         Ok(Some(s)) => s,
         Ok(None) => return Ok(Ok(Response::Affected { count: 0 })),
         Err(e) => return Ok(Err(e)),
     };
     if !statement.columns.is_empty() {
-        return fetch_rows(&mut statement, None);
+        return fetch_rows(conn, &mut statement, None);
     }
     // sqlite3_changes() keeps the count of the last INSERT/UPDATE/DELETE, so a BEGIN
     // after an UPDATE would report its count; total_changes moves only when this
@@ -247,8 +228,8 @@ fn run_statement(conn: &Connection, sql: &str) -> Result<StatementResult, Sessio
 }
 
 /// Steps a statement for up to `limit` rows (all when `None`).
-fn fetch_rows(statement: &mut Statement<'_>, limit: Option<u64>) -> Result<StatementResult, SessionError> {
-    let api = &statement.conn.api;
+fn fetch_rows(conn: &Handle, statement: &mut Statement, limit: Option<u64>) -> Result<StatementResult, SessionError> {
+    let api = &conn.api;
     let width = statement.columns.len() as i32;
     let mut rows = Vec::new();
     while limit.is_none_or(|n| (rows.len() as u64) < n) {
@@ -256,7 +237,7 @@ fn fetch_rows(statement: &mut Statement<'_>, limit: Option<u64>) -> Result<State
         match unsafe { (api.step)(statement.ptr) } {
             SQLITE_ROW => rows.push((0..width).map(|i| value(api, statement.ptr, i).canonical()).collect()),
             SQLITE_DONE => break,
-            _ => return Ok(statement.conn.error()),
+            _ => return Ok(conn.error()),
         }
     }
     Ok(Ok(Response::Rows { columns: statement.columns.clone(), rows }))
@@ -287,6 +268,7 @@ fn value(api: &Api, stmt: *mut sqlite3_stmt, i: i32) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::driver::Session;
 
     fn open(dir: &tempfile::TempDir, name: &str) -> SqliteSession {
         SqliteSession::open(Arc::new(Api::bundled()), &dir.path().join(name)).unwrap()
@@ -348,5 +330,35 @@ mod tests {
         };
         let (result, ()) = tokio::join!(run, cancel);
         assert_eq!(result.unwrap().unwrap_err().class, crate::driver::ErrorClass::QueryCanceled);
+    }
+
+    #[test]
+    fn closing_clears_the_interrupt_pointer_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = Connection::open(Arc::new(Api::bundled()), &dir.path().join("p.db")).unwrap();
+        let interrupt = conn.canceller();
+        let open = Command::OpenCursor { name: "c".into(), sql: "SELECT 1 UNION ALL SELECT 2".into(), fetch: Some(1) };
+        assert_eq!(conn.execute(&open).unwrap().unwrap().canonical(), "rows:(1)");
+        assert!(!interrupt.db.lock().unwrap().is_null());
+        conn.close();
+        assert!(interrupt.db.lock().unwrap().is_null());
+        // A canceller kept past the session's end reaches nothing.
+        interrupt.cancel();
+    }
+
+    #[tokio::test]
+    async fn close_returns_once_the_connection_is_closed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.db");
+        let mut s = open(&dir, "w.db");
+        assert_eq!(sql(&mut s, "PRAGMA journal_mode = WAL").await, "rows:('wal')");
+        sql(&mut s, "CREATE TABLE t (id INTEGER PRIMARY KEY)").await;
+        sql(&mut s, "INSERT INTO t VALUES (1)").await;
+        let wal = dir.path().join("w.db-wal");
+        assert!(wal.exists());
+        Box::new(s).close().await;
+        // The last connection to close checkpoints the WAL file and removes it.
+        assert!(!wal.exists(), "{} is still there after close", wal.display());
+        assert!(path.exists());
     }
 }
