@@ -113,7 +113,7 @@ impl Dialect for Oracle {
             let service = endpoint.database.as_deref().unwrap_or("FREEPDB1");
             let connect_string = format!("//{}:{}/{service}", endpoint.host, endpoint.port);
             let user = namespace.unwrap_or(&endpoint.user).to_string();
-            let session = crate::driver::oracle::OracleSession::connect(user, endpoint.password.clone(), connect_string).await?;
+            let session = crate::driver::oracle::OracleSession::connect(user, endpoint.password.clone(), connect_string, class).await?;
             Ok(Box::new(session))
         }
         #[cfg(not(feature = "oracle"))]

@@ -18,13 +18,3 @@ pub struct DbError {
     pub code: String,
     pub message: String,
 }
-
-/// SQLite's table (backends/sqlite.rs), by extended result code.
-pub fn sqlite_class(extended_code: i32, message: &str) -> ErrorClass {
-    crate::backends::sqlite_class(&extended_code.to_string(), message)
-}
-
-/// Oracle's table (backends/oracle.rs), by ORA- number.
-pub fn oracle_class(ora: u32) -> ErrorClass {
-    crate::backends::oracle_class(&ora.to_string(), "")
-}

@@ -11,7 +11,7 @@ use std::time::Duration;
 use oracle::sql_type::OracleType;
 use oracle::Connection;
 
-use super::error::oracle_class;
+use super::error::Classify;
 use super::text_rows::{render, ColumnKind};
 use super::threaded::{BlockingConnection, ThreadSession};
 use super::{Canceller, Command, ConnectError, DbError, Response, SessionError, StatementResult};
@@ -27,11 +27,15 @@ pub fn client_available() -> Result<(), String> {
 pub type OracleSession = ThreadSession<OracleConnection>;
 
 /// A connection, owned by its session thread; shared only with its [`Break`].
-pub struct OracleConnection(Arc<Connection>);
+pub struct OracleConnection {
+    conn: Arc<Connection>,
+    /// Oracle's table of ORA- numbers.
+    classify: Classify,
+}
 
 impl OracleSession {
     /// Connects as `user` to `//host:port/service`, off the async runtime's threads.
-    pub async fn connect(user: String, password: String, connect_string: String) -> Result<Self, ConnectError> {
+    pub async fn connect(user: String, password: String, connect_string: String, classify: Classify) -> Result<Self, ConnectError> {
         let conn = tokio::task::spawn_blocking(move || Connection::connect(user, password, connect_string))
             .await
             .map_err(|e| ConnectError::transient(e.to_string()))?
@@ -42,7 +46,7 @@ impl OracleSession {
                 let permanent = e.db_error().is_some_and(|d| matches!(d.code(), 1017 | 1045 | 28000 | 28001));
                 ConnectError { message: e.to_string(), permanent }
             })?;
-        ThreadSession::spawn("dbcompat-oracle", OracleConnection(Arc::new(conn)))
+        ThreadSession::spawn("dbcompat-oracle", OracleConnection { conn: Arc::new(conn), classify })
             .map_err(|e| ConnectError::transient(format!("cannot start a session thread: {e}")))
     }
 }
@@ -64,37 +68,37 @@ impl BlockingConnection for OracleConnection {
     const CLOSE_WAIT: Option<Duration> = None;
 
     fn canceller(&self) -> Break {
-        Break(self.0.clone())
+        Break(self.conn.clone())
     }
 
     fn execute(&mut self, command: &Command) -> Result<StatementResult, SessionError> {
-        execute(&self.0, command)
+        execute(&self.conn, command, self.classify)
     }
 
     fn close(self) {
-        let _ = self.0.close();
+        let _ = self.conn.close();
     }
 }
 
-fn execute(conn: &Connection, command: &Command) -> Result<StatementResult, SessionError> {
+fn execute(conn: &Connection, command: &Command, classify: Classify) -> Result<StatementResult, SessionError> {
     let Command::Sql(sql) = command else {
         return Err(SessionError::Unsupported("cursors are not supported on Oracle targets".into()));
     };
     let mut stmt = match conn.statement(sql).build() {
         Ok(s) => s,
-        Err(e) => return failure(e),
+        Err(e) => return failure(e, classify),
     };
     if stmt.is_query() {
         let rows = match stmt.query(&[]) {
             Ok(r) => r,
-            Err(e) => return failure(e),
+            Err(e) => return failure(e, classify),
         };
         let info: Vec<(String, ColumnKind)> = rows.column_info().iter().map(|c| (c.name().to_string(), kind(c.oracle_type()))).collect();
         let mut out = Vec::new();
         for row in rows {
             let row = match row {
                 Ok(r) => r,
-                Err(e) => return failure(e),
+                Err(e) => return failure(e, classify),
             };
             let mut values = Vec::with_capacity(info.len());
             for (i, (_, kind)) in info.iter().enumerate() {
@@ -107,7 +111,7 @@ fn execute(conn: &Connection, command: &Command) -> Result<StatementResult, Sess
     } else {
         match stmt.execute(&[]) {
             Ok(()) => Ok(Ok(Response::Affected { count: stmt.row_count().unwrap_or(0) })),
-            Err(e) => failure(e),
+            Err(e) => failure(e, classify),
         }
     }
 }
@@ -122,11 +126,11 @@ fn kind(t: &OracleType) -> ColumnKind {
     }
 }
 
-fn failure(e: oracle::Error) -> Result<StatementResult, SessionError> {
+fn failure(e: oracle::Error, classify: Classify) -> Result<StatementResult, SessionError> {
     match e.db_error() {
         Some(db) if db.code() != 0 => {
             let code = db.code().unsigned_abs();
-            Ok(Err(DbError { class: oracle_class(code), code: format!("ORA-{code:05}"), message: db.message().to_string() }))
+            Ok(Err(DbError { class: classify(&code.to_string(), db.message()), code: format!("ORA-{code:05}"), message: db.message().to_string() }))
         }
         _ => Err(SessionError::ConnectionLost(e.to_string())),
     }

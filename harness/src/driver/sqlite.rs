@@ -15,7 +15,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::error::sqlite_class;
+use super::error::Classify;
 use super::sqlite_api::*;
 use super::threaded::{BlockingConnection, ThreadSession};
 use super::{Canceller, Command, DbError, Response, SessionError, StatementResult, Value};
@@ -61,6 +61,8 @@ pub struct Connection {
 struct Handle {
     api: Arc<Api>,
     db: *mut sqlite3,
+    /// SQLite's table of result codes.
+    classify: Classify,
 }
 
 // SAFETY: a connection is used by one thread at a time (its session thread).
@@ -68,8 +70,8 @@ unsafe impl Send for Connection {}
 
 impl SqliteSession {
     /// Opens (creating if needed) the database file and starts the session's thread.
-    pub fn open(api: Arc<Api>, path: &Path) -> Result<Self, SessionError> {
-        let connection = Connection::open(api, path)?;
+    pub fn open(api: Arc<Api>, path: &Path, classify: Classify) -> Result<Self, SessionError> {
+        let connection = Connection::open(api, path, classify)?;
         ThreadSession::spawn("dbcompat-sqlite", connection)
             .map_err(|e| SessionError::Harness(format!("cannot start a session thread: {e}")))
     }
@@ -77,7 +79,7 @@ impl SqliteSession {
 
 impl Connection {
     /// Opens (creating if needed) the database file.
-    fn open(api: Arc<Api>, path: &Path) -> Result<Self, SessionError> {
+    fn open(api: Arc<Api>, path: &Path, classify: Classify) -> Result<Self, SessionError> {
         let name = CString::new(path.as_os_str().as_encoded_bytes())
             .map_err(|_| SessionError::Harness(format!("the path {} holds a NUL byte", path.display())))?;
         let mut db: *mut sqlite3 = std::ptr::null_mut();
@@ -95,7 +97,7 @@ impl Connection {
             (api.busy_timeout)(db, 0);
         }
         let interrupt = Arc::new(Interrupt { api: api.clone(), db: Mutex::new(db) });
-        Ok(Connection { handle: Handle { api, db }, cursors: HashMap::new(), interrupt })
+        Ok(Connection { handle: Handle { api, db, classify }, cursors: HashMap::new(), interrupt })
     }
 }
 
@@ -168,7 +170,7 @@ impl Handle {
         let message = errmsg(&self.api, self.db);
         // SAFETY: db is open.
         let code = unsafe { (self.api.extended_errcode)(self.db) };
-        Err(DbError { class: sqlite_class(code, &message), code: code.to_string(), message })
+        Err(DbError { class: (self.classify)(&code.to_string(), &message), code: code.to_string(), message })
     }
 
     /// Prepares one statement; `Ok(None)` for SQL that holds no statement (a comment).
@@ -271,7 +273,7 @@ mod tests {
     use crate::driver::Session;
 
     fn open(dir: &tempfile::TempDir, name: &str) -> SqliteSession {
-        SqliteSession::open(Arc::new(Api::bundled()), &dir.path().join(name)).unwrap()
+        SqliteSession::open(Arc::new(Api::bundled()), &dir.path().join(name), crate::backends::sqlite_class).unwrap()
     }
 
     async fn sql(s: &mut SqliteSession, text: &str) -> String {
@@ -335,7 +337,7 @@ mod tests {
     #[test]
     fn closing_clears_the_interrupt_pointer_first() {
         let dir = tempfile::tempdir().unwrap();
-        let mut conn = Connection::open(Arc::new(Api::bundled()), &dir.path().join("p.db")).unwrap();
+        let mut conn = Connection::open(Arc::new(Api::bundled()), &dir.path().join("p.db"), crate::backends::sqlite_class).unwrap();
         let interrupt = conn.canceller();
         let open = Command::OpenCursor { name: "c".into(), sql: "SELECT 1 UNION ALL SELECT 2".into(), fetch: Some(1) };
         assert_eq!(conn.execute(&open).unwrap().unwrap().canonical(), "rows:(1)");

@@ -84,7 +84,7 @@ impl Target for EmbeddedSqlite {
     }
 
     async fn connect(&self, namespace: &Namespace) -> Result<Box<dyn Session>, String> {
-        SqliteSession::open(self.api.clone(), std::path::Path::new(&namespace.location))
+        SqliteSession::open(self.api.clone(), std::path::Path::new(&namespace.location), crate::backends::sqlite_class)
             .map(|s| Box::new(s) as Box<dyn Session>)
             .map_err(|e| e.to_string())
     }
