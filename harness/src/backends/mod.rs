@@ -7,6 +7,7 @@
 //! client read. Nothing outside this folder branches on the backend: adding one is a
 //! module here and a variant of [`Backend`].
 
+mod cockroachdb;
 mod mariadb;
 mod mysql;
 mod oracle;
@@ -37,10 +38,11 @@ pub enum Backend {
     Mysql,
     Mariadb,
     Oracle,
+    Cockroachdb,
 }
 
 impl Backend {
-    pub const ALL: [Backend; 5] = [Backend::Sqlite, Backend::Postgres, Backend::Mysql, Backend::Mariadb, Backend::Oracle];
+    pub const ALL: [Backend; 6] = [Backend::Sqlite, Backend::Postgres, Backend::Mysql, Backend::Mariadb, Backend::Oracle, Backend::Cockroachdb];
 
     /// What dbcompat knows about this product.
     pub fn dialect(self) -> &'static dyn Dialect {
@@ -50,6 +52,7 @@ impl Backend {
             Backend::Mysql => &mysql::Mysql,
             Backend::Mariadb => &mariadb::Mariadb,
             Backend::Oracle => &oracle::Oracle,
+            Backend::Cockroachdb => &cockroachdb::Cockroachdb,
         }
     }
 
