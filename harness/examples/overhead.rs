@@ -17,8 +17,8 @@ use dbcompat::driver::{Command, Session};
 use dbcompat::run::{run_case, Timing};
 use dbcompat::source::SourceFile;
 use dbcompat::suite::parse;
-use dbcompat::target::embedded::EmbeddedSqlite;
-use dbcompat::target::Target;
+use dbcompat::targets::embedded::EmbeddedSqlite;
+use dbcompat::targets::Target;
 
 const STATEMENT: &str = "SELECT 1";
 
@@ -54,7 +54,7 @@ fn main() {
         rt.block_on(async {
             let ns = target.create_namespace("plain").await.unwrap();
             let api = std::sync::Arc::new(dbcompat::driver::sqlite_api::Api::bundled());
-            let mut s = SqliteSession::open(api, std::path::Path::new(&ns.location)).unwrap();
+            let mut s = SqliteSession::open(api, std::path::Path::new(&ns.location), dbcompat::backends::sqlite_class).unwrap();
             let command = Command::Sql(STATEMENT.into());
             for _ in 0..steps {
                 s.execute(&command).await.unwrap().unwrap();
@@ -100,7 +100,7 @@ fn per_case() {
             let api = std::sync::Arc::new(dbcompat::driver::sqlite_api::Api::bundled());
             for _ in 0..cases {
                 let ns = target.create_namespace("plain").await.unwrap();
-                let mut s = SqliteSession::open(api.clone(), std::path::Path::new(&ns.location)).unwrap();
+                let mut s = SqliteSession::open(api.clone(), std::path::Path::new(&ns.location), dbcompat::backends::sqlite_class).unwrap();
                 s.execute(&Command::Sql(STATEMENT.into())).await.unwrap().unwrap();
                 Box::new(s).close().await;
                 target.drop_namespace(&ns).await;

@@ -8,7 +8,7 @@
 use std::time::{Duration, Instant};
 
 use dbcompat::matrix::Matrix;
-use dbcompat::target::{launch, planned_id};
+use dbcompat::targets::{launch, planned_id};
 
 fn main() {
     let mut args = std::env::args().skip(1);

@@ -1,24 +1,29 @@
 //! dbcompat: declarative behaviour suites run against real databases.
 //!
-//! The pipeline, one module per stage:
-//! [`suite`] and [`matrix`] load files into models (with located diagnostics),
-//! [`run`] plans (probe × target) cases and interprets them against [`target`]s through
-//! [`driver`] sessions, and [`result`] judges outcomes and writes the results JSON that
-//! reports and `cargo test` read.
+//! The pipeline, one module per stage, declared in the order data flows:
+//! [`outcome`] and [`version`] are the vocabulary every stage shares; [`source`] reads
+//! files with located diagnostics, and [`suite`] and [`matrix`] load them into models;
+//! [`backends`] holds what dbcompat knows of each database, [`driver`] the sessions that
+//! speak to them and [`targets`] the servers they run on; [`run`] plans (probe × target)
+//! cases and interprets them; [`result`] judges outcomes and writes the results JSON that
+//! [`report`], [`crosscheck`] and `cargo test` read. [`cli`] is the command line.
 
 pub mod outcome;
+pub mod version;
+pub mod redact;
+pub mod source;
+pub mod suite;
+pub mod matrix;
 pub mod backends;
+pub mod driver;
+pub mod targets;
+pub mod run;
+pub mod result;
+pub mod report;
+pub mod crosscheck;
+pub mod cli;
+
 /// The old path of [`backends`], for code written before it had a module per backend.
 pub use backends as backend;
-pub mod driver;
-pub mod source;
-pub mod version;
-pub mod suite;
-pub mod report;
-pub mod result;
-pub mod target;
-pub mod run;
-pub mod matrix;
-pub mod redact;
-pub mod cli;
-pub mod crosscheck;
+/// The old path of [`targets`].
+pub use targets as target;

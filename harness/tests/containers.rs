@@ -16,7 +16,7 @@ use dbcompat::matrix::Matrix;
 use dbcompat::result::Verdict;
 use dbcompat::run::{TargetPool, Timing};
 use dbcompat::suite;
-use dbcompat::target::container::PID_LABEL;
+use dbcompat::targets::container::PID_LABEL;
 use testcontainers::bollard::query_parameters::{KillContainerOptions, ListContainersOptions};
 
 async fn my_containers() -> Vec<String> {
@@ -73,7 +73,7 @@ async fn a_killed_container_fails_only_its_own_remaining_cases() {
 /// label and removed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_container_whose_start_failed_is_removed_by_its_label() {
-    use dbcompat::target::container::{remove_labelled, INSTANCE_LABEL};
+    use dbcompat::targets::container::{remove_labelled, INSTANCE_LABEL};
     use testcontainers::bollard::models::ContainerCreateBody;
     use testcontainers::bollard::query_parameters::CreateContainerOptions;
     if !common::engine_or_skip().await {

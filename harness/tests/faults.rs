@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 
 use dbcompat::backend::Backend;
 use dbcompat::result::RunResults;
-use dbcompat::target::container::{Container, PASSWORD, PID_LABEL};
-use dbcompat::target::server::{wait_ready, Endpoint};
+use dbcompat::targets::container::{Container, PASSWORD, PID_LABEL};
+use dbcompat::targets::server::{wait_ready, Endpoint};
 use testcontainers::bollard::query_parameters::ListContainersOptions;
 
 async fn containers_of(pid: u32) -> usize {

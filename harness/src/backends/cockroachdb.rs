@@ -90,7 +90,7 @@ mod tests {
 
     #[test]
     fn its_urls_sql_and_errors_are_its_own() {
-        let e = crate::target::external::parse_url(Backend::Cockroachdb, "cockroachdb://root@db.example/defaultdb").unwrap();
+        let e = crate::targets::external::parse_url(Backend::Cockroachdb, "cockroachdb://root@db.example/defaultdb").unwrap();
         assert_eq!((e.port, e.database.as_deref()), (26257, Some("defaultdb")));
         assert_eq!(Backend::Cockroachdb.dialects(), ["cockroachdb", "postgres"]);
         assert!(Cockroachdb.check_identity("PostgreSQL 16.4").is_err());

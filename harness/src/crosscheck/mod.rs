@@ -23,7 +23,7 @@ use crate::driver::Session;
 use crate::result::{CaseResult, Verdict};
 use crate::run::{self, Case, TargetPool, Timing};
 use crate::suite::{Action, Probe, RestartKind};
-use crate::target::{Launched, Namespace, RestartReport, Target};
+use crate::targets::{Launched, Namespace, RestartReport, Target};
 use crate::version::Version;
 pub use explain::Explanation;
 
