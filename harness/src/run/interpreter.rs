@@ -19,7 +19,7 @@ use tokio::task::JoinHandle;
 use crate::backend::Backend;
 use crate::driver::{dialect, Canceller, Command, Session, SessionError};
 use crate::result::{StatementRecord, StepKind, StepRecord};
-use crate::suite::{Action, Probe, RestartKind, SessionSpec, Sql};
+use crate::suite::{Action, Probe, RestartKind, SessionSpec, Sql, Template};
 use crate::target::{Namespace, Target};
 
 #[derive(Debug, Clone, Copy)]
@@ -262,31 +262,15 @@ impl Case<'_> {
         templates.iter().map(|t| self.expand(t)).collect()
     }
 
-    fn expand(&self, template: &str) -> Result<String, String> {
-        let mut out = String::with_capacity(template.len());
-        let mut rest = template;
-        while let Some(start) = rest.find("{{") {
-            out.push_str(&rest[..start]);
-            let after = &rest[start + 2..];
-            let Some(end) = after.find("}}") else {
-                // The loader refuses an unclosed `{{`; kept as written if one gets here.
-                out.push_str(&rest[start..]);
-                return Ok(out);
-            };
-            let name = after[..end].trim();
+    fn expand(&self, template: &Template) -> Result<String, String> {
+        template.expand(|name| {
             if name == "namespace" {
-                out.push_str(&self.namespace.name);
-            } else {
-                let snippet = self.probe.snippets.get(name).ok_or_else(|| format!("no snippet `{name}`"))?;
-                let text = snippet
-                    .for_backend(self.backend)
-                    .ok_or_else(|| format!("snippet `{name}` has no SQL for {}", self.backend))?;
-                out.push_str(&text.join("\n"));
+                return Ok(self.namespace.name.clone());
             }
-            rest = &after[end + 2..];
-        }
-        out.push_str(rest);
-        Ok(out)
+            let snippet = self.probe.snippets.get(name).ok_or_else(|| format!("no snippet `{name}`"))?;
+            let text = snippet.for_backend(self.backend).ok_or_else(|| format!("snippet `{name}` has no SQL for {}", self.backend))?;
+            Ok(text.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))
+        })
     }
 
     async fn connect(&self, what: &str) -> Result<Box<dyn Session>, String> {
