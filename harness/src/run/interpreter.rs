@@ -54,11 +54,19 @@ pub struct CaseRun {
 /// also has a deadline, so that a hang nobody foresaw fails this case — saying where it
 /// was — and never the run.
 pub async fn run_case(probe: &Probe, target: &dyn Target, timing: &Timing) -> CaseRun {
+    run_case_watched(probe, target, timing, &|_, _| {}).await
+}
+
+/// Told, as it happens, of each step that blocks: its number and its session.
+pub type OnBlocked<'a> = &'a (dyn Fn(usize, &str) + Sync);
+
+/// [`run_case`], telling `on_blocked` of each step that blocks.
+pub async fn run_case_watched(probe: &Probe, target: &dyn Target, timing: &Timing, on_blocked: OnBlocked<'_>) -> CaseRun {
     let started = Instant::now();
     let restarts = probe.steps.iter().filter(|s| matches!(s.action, Action::Restart(_))).count() as u32;
     let budget = timing.step_timeout * (probe.steps.len() as u32 + probe.sessions.len() as u32 + 6) + timing.restart_timeout * restarts;
     let stage = Arc::new(Mutex::new(String::from("starting")));
-    let mut run = match tokio::time::timeout(budget, run_case_bounded(probe, target, timing, stage.clone())).await {
+    let mut run = match tokio::time::timeout(budget, run_case_bounded(probe, target, timing, stage.clone(), on_blocked)).await {
         Ok(run) => run,
         Err(_) => {
             let at = stage.lock().unwrap_or_else(|p| p.into_inner()).clone();
@@ -72,7 +80,7 @@ pub async fn run_case(probe: &Probe, target: &dyn Target, timing: &Timing) -> Ca
     run
 }
 
-async fn run_case_bounded(probe: &Probe, target: &dyn Target, timing: &Timing, stage: Arc<Mutex<String>>) -> CaseRun {
+async fn run_case_bounded(probe: &Probe, target: &dyn Target, timing: &Timing, stage: Arc<Mutex<String>>, on_blocked: OnBlocked<'_>) -> CaseRun {
     let started = Instant::now();
     set_stage(&stage, "creating its namespace");
     let namespace = match target.create_namespace(&probe.id).await {
@@ -91,6 +99,7 @@ async fn run_case_bounded(probe: &Probe, target: &dyn Target, timing: &Timing, s
         pending: Vec::new(),
         transcript: Vec::new(),
         stage,
+        on_blocked,
     };
     let outcome = case.run().await;
     case.at("closing its sessions");
@@ -130,6 +139,7 @@ struct Case<'a> {
     transcript: Vec<StepRecord>,
     /// Where the case is, for the message if its deadline passes.
     stage: Arc<Mutex<String>>,
+    on_blocked: OnBlocked<'a>,
 }
 
 fn set_stage(stage: &Mutex<String>, at: &str) {
@@ -382,6 +392,7 @@ impl Case<'_> {
                     let waits = tokio::time::timeout(LOCK_WAIT_CHECK_TIMEOUT, canceller.lock_wait()).await.ok().flatten();
                     if waits != Some(false) {
                         self.transcript[record].blocked = true;
+                        (self.on_blocked)(number, session_name);
                         let handle = tokio::spawn(step);
                         self.pending.push(Pending { record, session: session_name.to_string(), handle, canceller });
                         return Ok(());
