@@ -1,17 +1,18 @@
 //! The `dbcompat` command line: a thin layer over the library.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
 use crate::matrix::{Matrix, TargetSpec};
 use crate::redact;
-use crate::result::{CaseResult, RunResults, RunSettings, Verdict};
-use crate::run::{self, Progress, Timing};
+use crate::report::console::{print_summary, ConsoleProgress};
+use crate::result::{write_results, RunResults};
+use crate::run::{self, Reporters, RunOptions, Timing};
 use crate::source::Diagnostics;
 use crate::suite::{self, Suite};
 use crate::target::planned_id;
@@ -338,77 +339,30 @@ fn run_command(matrix: &PathBuf, suites: &PathBuf, args: &RunArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     }
-    let timing = Timing {
-        blocking_window: Duration::from_millis(args.blocking_window_ms),
-        step_timeout: Duration::from_millis(args.step_timeout_ms),
-        ..Timing::default()
+    let options = RunOptions {
+        timing: Timing {
+            blocking_window: Duration::from_millis(args.blocking_window_ms),
+            step_timeout: Duration::from_millis(args.step_timeout_ms),
+            ..Timing::default()
+        },
+        filters: args.filters.clone(),
+        shard: args.shard,
+        repeat: args.repeat,
+        sequential: args.sequential,
     };
     let (runtime, interrupt) = match runtime_with_signals() {
         Ok(x) => x,
         Err(code) => return code,
     };
-    let started_at = now();
-    let uses_containers = specs.iter().any(|t| matches!(t.launch, crate::matrix::Launch::Container { .. }));
-    let mut pool = run::TargetPool::new(specs, timing).with_repeat(args.repeat).with_interrupt(interrupt.clone());
-    if args.sequential {
-        pool = pool.sequential();
-    }
-    let pool = Arc::new(pool);
-    let mut cases = run::plan(&s, &pool.planned_ids(), &args.filters);
-    if let Some((k, n)) = args.shard {
-        cases = run::shard(cases, k, n);
-    }
-    if cases.is_empty() {
-        eprintln!("error: no case matches the filters and targets given: nothing to test");
-        return ExitCode::from(2);
-    }
-    // Only the targets this run has cases for are started.
-    let needed: Vec<usize> = cases.iter().map(|c| c.target).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
-    let results = runtime.block_on(async {
-        if uses_containers {
-            crate::target::container::remove_orphans_before_run().await;
+    let reporters = Reporters::new(vec![Arc::new(ConsoleProgress::default())]);
+    let results = match runtime.block_on(run::run(&s, specs, options, interrupt.clone(), reporters)) {
+        Ok(r) => r,
+        Err(nothing) => {
+            eprintln!("error: {nothing}");
+            return ExitCode::from(2);
         }
-        for t in pool.launch_some(&needed).await {
-            match &t.record.not_run {
-                Some(reason) => eprintln!("target {}: not run: {}", t.record.id, redact::text(reason)),
-                None => eprintln!("target {}: ready ({})", t.record.id, redact::text(&t.record.launch)),
-            }
-        }
-        let progress: Arc<dyn Progress> = Arc::new(ConsoleProgress::new(&cases, &pool.planned_ids()));
-        let results = run::execute(cases, pool.clone(), progress).await;
-        if interrupt.is_set() {
-            // Fast and complete: every container of this process, started or half
-            // started, removed by force; the targets' own shut-down would wait on them.
-            match tokio::time::timeout(run::interrupt::REMOVAL_BOUND, crate::target::container::remove_all_of_this_process()).await {
-                Ok(Ok(_)) => {}
-                Ok(Err(e)) => eprintln!("warning: containers may be left behind ({e}); the next run or `dbcompat clean` removes them"),
-                Err(_) => eprintln!("warning: the container engine did not remove this run's containers in time; the next run or `dbcompat clean` removes them"),
-            }
-        } else {
-            pool.shut_down().await;
-        }
-        results
-    });
-    let results = RunResults {
-        schema_version: crate::result::SCHEMA_VERSION,
-        dbcompat_version: env!("CARGO_PKG_VERSION").to_string(),
-        started_at,
-        finished_at: now(),
-        host: gethostname::gethostname().to_string_lossy().into_owned(),
-        settings: RunSettings {
-            blocking_window_ms: args.blocking_window_ms,
-            step_timeout_ms: args.step_timeout_ms,
-            filters: args.filters.clone(),
-            shard: args.shard.map(|(k, n)| format!("{k}/{n}")),
-            repeat: args.repeat,
-        },
-        interrupted: interrupt.signal().map(|s| s.name().to_string()),
-        targets: pool.records(),
-        probes: s.iter().flat_map(|x| &x.probes).filter(|p| results.iter().any(|c| c.probe == p.id)).map(|p| crate::result::ProbeRecord::from_probe(p)).collect(),
-        cases: results,
-    }
-    .scrubbed(); // before anything is printed or written
-    let written = if args.html { write_report(&results, None, &args.out).map(|_| ()) } else { write_results(&results, &args.out) };
+    };
+    let written = if args.html { crate::report::write_report(&results, None, &args.out).map(|_| ()) } else { write_results(&results, &args.out).map(|_| ()) };
     if let Err(e) = written {
         print_error(&e);
         // What was measured is kept even when the report could not be written.
@@ -532,27 +486,6 @@ fn crosscheck_command(matrix: &PathBuf, suites: &PathBuf, args: &CrosscheckArgs)
     if checked.iter().any(|c| c.is_unexplained_disagreement()) { ExitCode::FAILURE } else { ExitCode::SUCCESS }
 }
 
-/// Writes `results.json` into `out`. A directory dbcompat creates (or finds empty) is
-/// marked as its own, so `dbcompat report` may later replace it with a site.
-fn write_results(results: &RunResults, out: &std::path::Path) -> Result<(), String> {
-    let fresh = std::fs::read_dir(out).map(|mut d| d.next().is_none()).unwrap_or(true);
-    std::fs::create_dir_all(out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
-    if fresh {
-        let marker = out.join(crate::report::SITE_MARKER);
-        std::fs::write(&marker, "Written by dbcompat; `dbcompat report` may replace this directory.\n")
-            .map_err(|e| format!("cannot write {}: {e}", marker.display()))?;
-    }
-    let path = out.join("results.json");
-    results.write(&path).map_err(|e| format!("cannot write {}: {e}", path.display()))
-}
-
-/// Renders the site into `out` (replacing it), with the results it was made from.
-fn write_report(results: &RunResults, previous: Option<&RunResults>, out: &std::path::Path) -> Result<crate::report::SiteSummary, String> {
-    let summary = crate::report::write_site(results, previous, out).map_err(|e| format!("cannot write the report: {e}"))?;
-    write_results(results, out)?;
-    Ok(summary)
-}
-
 fn bless(results: &RunResults, suites: &std::path::Path) -> ExitCode {
     let loaded = match suite::load_dir(suites) {
         Ok(s) => s,
@@ -587,7 +520,7 @@ fn report_command(inputs: &[PathBuf], out: &std::path::Path, previous: Option<&s
     for c in &merge_report.conflicts {
         eprintln!("conflict: {c}");
     }
-    match write_report(&results, previous.as_ref(), out) {
+    match crate::report::write_report(&results, previous.as_ref(), out) {
         Ok(summary) => {
             println!(
                 "report: {} ({} files, {} probe pages, {} claims of which {} contradicted)",
@@ -641,78 +574,4 @@ fn merge_command(inputs: &[PathBuf], out: &std::path::Path) -> ExitCode {
     }
     println!("merged {} file(s): {} cases, {} targets -> {}", inputs.len(), merged.cases.len(), merged.targets.len(), out.display());
     if report.conflicts.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
-}
-
-fn now() -> String {
-    humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
-}
-
-fn print_summary(results: &RunResults) {
-    for c in &results.cases {
-        match &c.verdict {
-            Verdict::Fail { expected, observed } => {
-                println!("FAIL  {}\n      expected {}\n      observed {}", c.name(), expected.join(" | "), observed.join(" | "))
-            }
-            Verdict::Error { reason } => println!("ERROR {}\n      {reason}", c.name()),
-            Verdict::NoExpectation => println!("NEW   {}  observed {}", c.name(), c.outcome.as_deref().unwrap_or_default().join(" | ")),
-            _ => {}
-        }
-    }
-    for t in &results.targets {
-        let mine = RunResults { cases: results.cases.iter().filter(|c| c.target == t.id).cloned().collect(), ..results.clone() };
-        println!("{:<16} {}", t.id, mine.tally());
-    }
-    println!("total            {}", results.tally());
-}
-
-/// On a terminal, a live block with one line per target (cases done of total, failures,
-/// time left); otherwise one plain line per case, for CI logs.
-struct ConsoleProgress {
-    terminal: bool,
-    started: std::time::Instant,
-    state: Mutex<Vec<TargetProgress>>,
-}
-
-struct TargetProgress {
-    id: String,
-    done: usize,
-    total: usize,
-    failures: usize,
-}
-
-impl ConsoleProgress {
-    fn new(cases: &[run::Case], ids: &[String]) -> Self {
-        let state = ids
-            .iter()
-            .enumerate()
-            .map(|(i, id)| TargetProgress { id: id.clone(), done: 0, total: cases.iter().filter(|c| c.target == i).count(), failures: 0 })
-            .filter(|t| t.total > 0)
-            .collect();
-        ConsoleProgress { terminal: std::io::stderr().is_terminal(), started: std::time::Instant::now(), state: Mutex::new(state) }
-    }
-}
-
-impl Progress for ConsoleProgress {
-    fn case_done(&self, result: &CaseResult, done: usize, total: usize) {
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(t) = state.iter_mut().find(|t| t.id == result.target) {
-            t.done += 1;
-            t.failures += usize::from(result.verdict.is_failure());
-        }
-        let mut err = std::io::stderr().lock();
-        if !self.terminal {
-            let _ = writeln!(err, "[{done}/{total}] {:<14} {} ({:.0} ms)", result.verdict.label(), result.name(), result.duration_ms);
-            return;
-        }
-        // Redraw the block in place: move up over the previous one, rewrite each line.
-        if done > 1 {
-            let _ = write!(err, "\x1b[{}A", state.len() + 1);
-        }
-        let elapsed = self.started.elapsed().as_secs_f64();
-        for t in state.iter() {
-            let eta = if t.done == 0 || t.done == t.total { String::new() } else { format!("~{:.0} s left", elapsed / t.done as f64 * (t.total - t.done) as f64) };
-            let _ = writeln!(err, "\x1b[2K  {:<16} {:>4}/{:<4} {:>3} failing  {eta}", t.id, t.done, t.total, t.failures);
-        }
-        let _ = writeln!(err, "\x1b[2K  {done}/{total} cases, {:.1} s", elapsed);
-    }
 }

@@ -10,16 +10,20 @@
 //! fails its cases instead of being ignored: CI uses it so that a server that did not
 //! start can never go unnoticed.
 //!
+//! With `DBCOMPAT_RESULTS=PATH` the run's results are written when the trials end, as
+//! `dbcompat run` writes them: to PATH itself when it ends in `.json`, else to
+//! `PATH/results.json` (a relative PATH is taken from the workspace). The file holds the
+//! trials that ran (a filter leaves the others out).
+//!
 //! Trials mostly wait on servers, so unless `--test-threads` is given 16 run at once;
 //! the first trials (one probe on every target) then start every target concurrently.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use dbcompat::matrix::{Launch, Matrix};
-use dbcompat::result::{CaseResult, Verdict};
-use dbcompat::run::{interrupt, plan, Interrupt, TargetPool, Timing};
-use dbcompat::target::container;
+use dbcompat::matrix::Matrix;
+use dbcompat::result::{CaseResult, ResultsFile, Verdict};
+use dbcompat::run::{interrupt, Interrupt, Reporter, Reporters, RunOptions, Session};
 use dbcompat::suite;
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
 
@@ -60,19 +64,23 @@ fn main() {
     // As `dbcompat run`: a signal stops the trials and removes the containers, and
     // containers that dead runs left are removed first.
     let interrupt = Interrupt::new();
+    // `DBCOMPAT_RESULTS` names where the run's results are written: a `.json` file, or a
+    // directory that gets `results.json` (as `dbcompat run --out`).
+    let results_file = std::env::var_os("DBCOMPAT_RESULTS").filter(|p| !p.is_empty()).map(|p| Arc::new(ResultsFile::new(root.join(p))));
+    let reporters: Vec<Arc<dyn Reporter>> = results_file.iter().map(|r| r.clone() as Arc<dyn Reporter>).collect();
+    let session = Arc::new(Session::new(&suites, specs, RunOptions::default(), interrupt.clone(), Reporters::new(reporters)));
     runtime.block_on(async {
         interrupt::listen(interrupt.clone()).expect("signal handlers");
-        if specs.iter().any(|t| matches!(t.launch, Launch::Container { .. })) {
-            container::remove_orphans_before_run().await;
-        }
+        session.prepare().await;
     });
-    let pool = Arc::new(TargetPool::new(specs, Timing::default()).with_interrupt(interrupt.clone()));
-    let trials = plan(&suites, &pool.planned_ids(), &[])
-        .into_iter()
-        .map(|case| {
-            let (runtime, pool) = (runtime.clone(), pool.clone());
+    let trials = session
+        .cases()
+        .iter()
+        .enumerate()
+        .map(|(index, case)| {
+            let (runtime, session) = (runtime.clone(), session.clone());
             Trial::ignorable_test(case.name.clone(), move || {
-                let result = runtime.block_on(pool.run(&case.probe, case.target));
+                let result = runtime.block_on(session.run_case(index));
                 if let (true, Verdict::NotRun { reason }) = (require_all, &result.verdict) {
                     return Err(Failed::from(format!("the target did not run (DBCOMPAT_REQUIRE_ALL=1): {reason}")));
                 }
@@ -81,12 +89,21 @@ fn main() {
         })
         .collect();
     let conclusion = libtest_mimic::run(&args, trials);
-    // Containers started for the trials are removed before the process exits.
+    // Targets are shut down (containers removed, at once after a signal) and the results
+    // of the trials that ran are written before the process exits.
+    runtime.block_on(session.finish());
+    let written = results_file.and_then(|r| r.written());
+    match &written {
+        Some(Ok(path)) => eprintln!("results: {}", path.display()),
+        Some(Err(e)) => eprintln!("error: {e}"),
+        None => {}
+    }
     if let Some(signal) = interrupt.signal() {
-        let _ = runtime.block_on(async { tokio::time::timeout(interrupt::REMOVAL_BOUND, container::remove_all_of_this_process()).await });
         std::process::exit(i32::from(signal.exit_code()));
     }
-    runtime.block_on(pool.shut_down());
+    if matches!(written, Some(Err(_))) {
+        std::process::exit(101);
+    }
     conclusion.exit();
 }
 

@@ -29,7 +29,7 @@ const PLANTED: &[(&str, usize, usize, &str)] = &[
     ("planted.toml", 90, 10, "fetched before it is opened"),
     ("planted.toml", 92, 1, "restarts the server but is not marked runs_alone"),
     ("planted.toml", 102, 1, "a step is either a clean restart or a crash"),
-    ("planted.toml", 110, 7, "a `{{` with no `}}` after it"),
+    ("planted.toml", 110, 16, "a `{{` with no `}}` after it (after `SELECT '`)"),
     ("planted.toml", 116, 7, "a step with empty SQL"),
     ("planted.toml", 121, 1, "no sessions: every step would be dropped"),
     ("planted.toml", 129, 10, "invalid cursor name `c; DROP TABLE t`"),
@@ -111,6 +111,19 @@ fn truncated_files_never_panic() {
 }
 
 /// The complete example in `suites/README.md` is a valid suite.
+#[test]
+fn an_unclosed_placeholder_is_located_at_its_braces_and_says_what_was_expected() {
+    let text = "area = \"a\"\n[[probe]]\nid = \"p\"\nasks = \"?\"\n[[probe.step]]\nsql = \"SELECT '{{' || v FROM t\"\n\
+                [[probe.step]]\nsql = '''\nSELECT 1,\n  {{ x\n'''\n[[probe.step]]\nsql = \"SELECT '\\u007b{' || v\"\n";
+    let (_, diags) = suite::parse(&SourceFile::new("t.toml", text.to_string()));
+    let found: Vec<(usize, usize)> = diags.iter().filter(|d| d.message.starts_with("a `{{` with no `}}` after it")).map(|d| (d.line, d.column)).collect();
+    // At the braces themselves where the string has no escapes; at the string otherwise.
+    assert_eq!(found, [(6, 16), (10, 3), (13, 7)], "{diags}");
+    let first = diags.iter().find(|d| d.line == 6).unwrap();
+    assert!(first.message.contains("(after `SELECT '`)"), "{first}");
+    assert!(first.expected.as_deref().is_some_and(|e| e.contains("{{name}}")), "{first}");
+}
+
 #[test]
 fn the_documented_example_loads() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();

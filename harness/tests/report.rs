@@ -7,8 +7,10 @@
 //! - `hostile.json`: ids, questions, SQL, outcomes and messages that try to inject markup;
 //! - `pathlike.json`: probe ids that look like paths (`../../x`, `/etc/passwd`, ...).
 //!
-//! Markdown, JUnit and diff text are compared with the files in `snapshots/`;
-//! `UPDATE_SNAPSHOTS=1 cargo test --test report` rewrites them (review the change).
+//! Markdown, JUnit and diff text are compared with insta snapshots in `snapshots/`
+//! (`NAME.snap`: a short header, then the text as written); after a change,
+//! `cargo insta review` (or `INSTA_UPDATE=always cargo test --test report`) updates them.
+//! With `CI=true` a mismatch fails and nothing is written.
 
 use std::collections::{BTreeSet, HashSet};
 use std::fs;
@@ -34,30 +36,23 @@ fn read(dir: &Path, name: &str) -> String {
     fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
+/// Compares with `snapshots/NAME.snap` (insta). Outside CI a mismatch also writes
+/// `NAME.snap.new` for `cargo insta review`; with `CI=true` nothing is written.
 fn assert_snapshot(name: &str, actual: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots").join(name);
-    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
-        fs::create_dir_all(path.parent().unwrap()).unwrap();
-        fs::write(&path, actual).unwrap();
-        return;
-    }
-    let expected = fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e} (UPDATE_SNAPSHOTS=1 writes it)", path.display()));
-    if expected != actual {
-        let line = expected.lines().zip(actual.lines()).position(|(e, a)| e != a).unwrap_or_else(|| expected.lines().count().min(actual.lines().count()));
-        panic!(
-            "{name} differs from the snapshot at line {}:\n  expected: {:?}\n  actual:   {:?}\n--- actual ---\n{actual}",
-            line + 1,
-            expected.lines().nth(line),
-            actual.lines().nth(line)
-        );
-    }
+    insta::with_settings!({ prepend_module_to_snapshot => false, omit_expression => true }, {
+        insta::assert_snapshot!(name, actual);
+    });
 }
 
-// ---- a small HTML reader: enough to find elements by tag and read attributes and text ----
+// ---- reading the pages: scraper's HTML parser, and the text a reader sees ----
 
+/// An element found in a page: its attributes, its text and its own markup (to look
+/// for elements inside it).
 struct Element {
     attrs: Vec<(String, String)>,
-    inner: String,
+    text: String,
+    html: String,
+    tag: String,
 }
 
 impl Element {
@@ -67,127 +62,75 @@ impl Element {
 
     /// The text content, whitespace collapsed.
     fn text(&self) -> String {
-        text_of(&self.inner)
+        self.text.clone()
     }
+
+    /// Every `<tag>` inside this element.
+    fn elements(&self, tag: &str) -> Vec<Element> {
+        // Table parts are parsed in a table, as where they were found (the parser drops
+        // a row or cell found outside one).
+        let wrapped = match self.tag.as_str() {
+            "tr" => format!("<table><tbody>{}</tbody></table>", self.html),
+            "tbody" | "thead" | "tfoot" => format!("<table>{}</table>", self.html),
+            "td" | "th" => format!("<table><tbody><tr>{}</tr></tbody></table>", self.html),
+            _ => self.html.clone(),
+        };
+        select(&scraper::Html::parse_fragment(&wrapped), tag)
+    }
+}
+
+/// Every `<tag>` of a page, in document order.
+fn elements(html: &str, tag: &str) -> Vec<Element> {
+    select(&scraper::Html::parse_document(html), tag)
+}
+
+fn select(doc: &scraper::Html, tag: &str) -> Vec<Element> {
+    let selector = scraper::Selector::parse(tag).unwrap_or_else(|e| panic!("selector {tag}: {e}"));
+    doc.select(&selector)
+        .map(|e| Element {
+            attrs: e.value().attrs().map(|(n, v)| (n.to_string(), v.to_string())).collect(),
+            text: text_of(e),
+            html: e.html(),
+            tag: e.value().name().to_string(),
+        })
+        .collect()
 }
 
 /// Roughly what a reader sees: inline tags vanish, block and cell boundaries become spaces.
-fn text_of(html: &str) -> String {
-    const BLOCKS: &[&str] = &["td", "th", "tr", "br", "div", "li", "p", "dt", "dd", "h1", "h2", "h3", "table", "pre", "tbody", "section", "cite", "blockquote"];
+fn text_of(element: scraper::ElementRef<'_>) -> String {
+    fn collect(element: scraper::ElementRef<'_>, out: &mut String) {
+        const BLOCKS: &[&str] = &["td", "th", "tr", "br", "div", "li", "p", "dt", "dd", "h1", "h2", "h3", "table", "pre", "tbody", "section", "cite", "blockquote"];
+        for child in element.children() {
+            match child.value() {
+                scraper::Node::Text(t) => out.push_str(t),
+                scraper::Node::Element(e) => {
+                    let block = BLOCKS.contains(&e.name());
+                    if block {
+                        out.push(' ');
+                    }
+                    if let Some(inner) = scraper::ElementRef::wrap(child) {
+                        collect(inner, out);
+                    }
+                    if block {
+                        out.push(' ');
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
     let mut raw = String::new();
-    let mut rest = html;
-    while let Some(open) = rest.find('<') {
-        raw.push_str(&rest[..open]);
-        let close = rest[open..].find('>').map_or(rest.len(), |c| open + c);
-        let name: String = rest[open + 1..close].trim_start_matches('/').chars().take_while(|c| c.is_ascii_alphanumeric()).collect();
-        if BLOCKS.contains(&name.to_ascii_lowercase().as_str()) {
-            raw.push(' ');
-        }
-        rest = rest.get(close + 1..).unwrap_or("");
-    }
-    raw.push_str(rest);
-    decode(&raw).split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-fn decode(s: &str) -> String {
-    let mut out = String::new();
-    let mut rest = s;
-    while let Some(i) = rest.find('&') {
-        out.push_str(&rest[..i]);
-        rest = &rest[i..];
-        let Some(end) = rest.find(';').filter(|e| *e < 10) else {
-            out.push('&');
-            rest = &rest[1..];
-            continue;
-        };
-        let entity = &rest[1..end];
-        let c = match entity {
-            "amp" => Some('&'),
-            "lt" => Some('<'),
-            "gt" => Some('>'),
-            "quot" => Some('"'),
-            "apos" => Some('\''),
-            "nbsp" => Some('\u{a0}'),
-            e if e.starts_with("#x") => u32::from_str_radix(&e[2..], 16).ok().and_then(char::from_u32),
-            e if e.starts_with('#') => e[1..].parse().ok().and_then(char::from_u32),
-            _ => None,
-        };
-        match c {
-            Some(c) => {
-                out.push(c);
-                rest = &rest[end + 1..];
-            }
-            None => {
-                out.push('&');
-                rest = &rest[1..];
-            }
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
-/// Every `<tag ...>` with its attributes and the markup up to the next `</tag>`.
-fn elements(html: &str, tag: &str) -> Vec<Element> {
-    let open = format!("<{tag}");
-    let close = format!("</{tag}>");
-    let mut out = Vec::new();
-    let mut rest = html;
-    while let Some(i) = rest.find(&open) {
-        let after = &rest[i + open.len()..];
-        if !after.starts_with(|c: char| c == '>' || c.is_whitespace()) {
-            rest = after;
-            continue;
-        }
-        let (attrs, body) = attributes(after);
-        let end = body.find(&close).unwrap_or(body.len());
-        out.push(Element { attrs, inner: body[..end].to_string() });
-        rest = body;
-    }
-    out
-}
-
-fn attributes(mut s: &str) -> (Vec<(String, String)>, &str) {
-    let mut attrs = Vec::new();
-    loop {
-        s = s.trim_start();
-        if let Some(r) = s.strip_prefix("/>").or_else(|| s.strip_prefix('>')) {
-            return (attrs, r);
-        }
-        if s.is_empty() {
-            return (attrs, s);
-        }
-        let name_end = s.find(|c: char| c == '=' || c == '>' || c.is_whitespace()).unwrap_or(s.len());
-        let name = s[..name_end].to_ascii_lowercase();
-        s = &s[name_end..];
-        let mut value = String::new();
-        if let Some(r) = s.strip_prefix('=') {
-            let quote = r.chars().next().filter(|c| *c == '"' || *c == '\'');
-            match quote {
-                Some(q) => {
-                    let body = &r[1..];
-                    let end = body.find(q).unwrap_or(body.len());
-                    value = decode(&body[..end]);
-                    s = body.get(end + 1..).unwrap_or("");
-                }
-                None => {
-                    let end = r.find(|c: char| c == '>' || c.is_whitespace()).unwrap_or(r.len());
-                    value = decode(&r[..end]);
-                    s = &r[end..];
-                }
-            }
-        }
-        attrs.push((name, value));
-    }
+    collect(element, &mut raw);
+    raw.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// The matrix cells of one probe's row: (status, targets it spans, colspan, link, text).
 fn row_cells(index: &str, probe: &str) -> Vec<(String, String, String, String, String)> {
     let row = elements(index, "tr").into_iter().find(|r| r.attr("data-probe") == Some(probe)).unwrap_or_else(|| panic!("no row for {probe}"));
-    elements(&row.inner, "td")
+    row.elements("td")
         .into_iter()
         .map(|td| {
-            let link = elements(&td.inner, "a").first().and_then(|a| a.attr("href").map(str::to_string)).unwrap_or_default();
+            let link = td.elements("a").first().and_then(|a| a.attr("href").map(str::to_string)).unwrap_or_default();
             (
                 td.attr("data-status").unwrap_or_default().to_string(),
                 td.attr("data-targets").unwrap_or_default().to_string(),
@@ -311,7 +254,7 @@ fn probe_pages_show_transcripts_with_blocked_and_cancelled_steps() {
 
     let busy = read(&out, "probe-sqlite_busy_timeout_waits_for_writer.html");
     let section = elements(&busy, "section").into_iter().find(|s| s.attr("id") == Some("t-sqlite-3.54")).expect("sqlite section");
-    let step2 = elements(&section.inner, "tbody").into_iter().find(|t| t.attr("data-step") == Some("2")).expect("step 2");
+    let step2 = section.elements("tbody").into_iter().find(|t| t.attr("data-step") == Some("2")).expect("step 2");
     assert_eq!(step2.attr("class"), Some("step blocked"));
     assert!(step2.text().starts_with("step 2 session b outcome blocked completed after step 3 observed ok BEGIN IMMEDIATE ok 630 ms"), "{}", step2.text());
     assert!(section.text().contains("SELECT count(*) FROM t count(*) 2"), "rows render as a table: {}", section.text());
@@ -322,7 +265,7 @@ fn probe_pages_show_transcripts_with_blocked_and_cancelled_steps() {
     let by_target = |id: &str| sections.iter().find(|s| s.attr("data-target") == Some(id)).unwrap_or_else(|| panic!("no section {id}"));
     let mariadb = by_target("mariadb-10.6");
     assert_eq!(mariadb.attr("data-status"), Some("fail"));
-    let cancelled = elements(&mariadb.inner, "tbody").into_iter().find(|t| t.attr("data-step") == Some("2")).unwrap();
+    let cancelled = mariadb.elements("tbody").into_iter().find(|t| t.attr("data-step") == Some("2")).unwrap();
     assert_eq!(cancelled.attr("class"), Some("step blocked cancelled"));
     assert!(cancelled.text().contains("blocked cancelled observed blocked"));
     assert!(cancelled.text().contains("failure cancelled"));
@@ -330,7 +273,7 @@ fn probe_pages_show_transcripts_with_blocked_and_cancelled_steps() {
 
     let postgres = by_target("postgres-16");
     assert!(postgres.text().contains("error:lock_not_available 55P03 could not obtain lock on row in relation \"t\""), "{}", postgres.text());
-    assert!(postgres.inner.contains("relation &quot;t&quot;"));
+    assert!(nowait.contains("relation &quot;t&quot;"), "the quotes are escaped in the markup");
     let errored = by_target("postgres-17");
     assert_eq!(errored.attr("data-status"), Some("error"));
     assert!(errored.text().contains("reason setup failed: connection lost"));
@@ -353,7 +296,7 @@ fn backend_pages_say_where_behaviour_changes() {
     let mariadb = read(&out, "backend-mariadb.html");
     let changes = |probe: &str| {
         let row = elements(&mariadb, "tr").into_iter().find(|r| r.attr("data-probe") == Some(probe)).unwrap();
-        elements(&row.inner, "td").into_iter().find(|td| td.attr("class") == Some("changes bstart")).unwrap().text()
+        row.elements("td").into_iter().find(|td| td.attr("class") == Some("changes bstart")).unwrap().text()
     };
     assert_eq!(changes("equality_ignores_case"), "rows:(1) until 10.6; rows:(0) since 10.11");
     assert_eq!(changes("like_ascii_case_insensitive"), "same on all 2 measured versions");

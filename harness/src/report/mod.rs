@@ -11,6 +11,7 @@
 
 mod backend_page;
 mod claims;
+pub mod console;
 pub mod diff;
 pub(crate) mod html;
 mod junit;
@@ -26,3 +27,10 @@ pub use junit::junit_xml;
 pub use markdown::markdown_summary;
 pub use model::Status;
 pub use site::{check_replaceable, write_site, SiteSummary, SITE_MARKER};
+
+/// Renders the site into `out` (replacing it), with the results it was made from.
+pub fn write_report(results: &crate::result::RunResults, previous: Option<&crate::result::RunResults>, out: &std::path::Path) -> Result<SiteSummary, String> {
+    let summary = write_site(results, previous, out).map_err(|e| format!("cannot write the report: {e}"))?;
+    crate::result::write_results(results, out)?;
+    Ok(summary)
+}

@@ -7,6 +7,7 @@
 pub mod merge;
 pub mod probe;
 pub mod verdict;
+pub mod write;
 
 use std::path::Path;
 
@@ -17,6 +18,7 @@ use crate::redact;
 
 pub use probe::{ClaimCheck, ClaimRecord, ProbeRecord};
 pub use verdict::{judge, Verdict};
+pub use write::{write_results, ResultsFile};
 
 /// Bumped whenever a field changes meaning or is removed.
 pub const SCHEMA_VERSION: u32 = 1;

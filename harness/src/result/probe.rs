@@ -71,7 +71,7 @@ pub struct ClaimCheck {
 }
 
 fn sql_map(sql: &Sql) -> BTreeMap<String, Vec<String>> {
-    sql.by_dialect.clone()
+    sql.by_dialect.iter().map(|(d, statements)| (d.clone(), statements.iter().map(ToString::to_string).collect())).collect()
 }
 
 impl ProbeRecord {

@@ -4,20 +4,14 @@
 use std::sync::Arc;
 
 use tokio::sync::{OnceCell, RwLock, Semaphore};
-use tokio::task::JoinSet;
 
-use super::interpreter::{run_case, Timing};
+use super::events::{EventKind, Reporters};
+use super::interpreter::{run_case_watched, OnBlocked, Timing};
 use super::interrupt::Interrupt;
-use super::plan::Case;
 use crate::matrix::TargetSpec;
 use crate::result::{judge, CaseResult, OutcomeCount, TargetRecord, Verdict};
 use crate::suite::Probe;
 use crate::target::{self, Launched};
-
-/// Told about each case as it finishes (terminal progress, log lines).
-pub trait Progress: Send + Sync {
-    fn case_done(&self, result: &CaseResult, done: usize, total: usize);
-}
 
 /// One target of a run: started on first use, with the rules for sharing it.
 struct Slot {
@@ -41,6 +35,8 @@ pub struct TargetPool {
     sequential: Option<Semaphore>,
     /// Once set, no case starts and running ones are abandoned.
     interrupt: Arc<Interrupt>,
+    /// Told when a target starts, and when a case starts or one of its steps blocks.
+    reporters: Reporters,
 }
 
 impl TargetPool {
@@ -49,7 +45,13 @@ impl TargetPool {
             .into_iter()
             .map(|spec| Slot { spec, launched: OnceCell::new(), jobs: OnceCell::new(), alone: RwLock::new(()) })
             .collect();
-        TargetPool { slots, timing, repeat: 1, sequential: None, interrupt: Interrupt::new() }
+        TargetPool { slots, timing, repeat: 1, sequential: None, interrupt: Interrupt::new(), reporters: Reporters::default() }
+    }
+
+    /// Tells `reporters` of targets as they start and of cases as they run.
+    pub fn with_reporters(mut self, reporters: Reporters) -> Self {
+        self.reporters = reporters;
+        self
     }
 
     /// Stops starting and running cases when `interrupt` is set.
@@ -76,7 +78,16 @@ impl TargetPool {
     /// Starts the target (once) and returns it, ready or not run.
     pub async fn launch(&self, index: usize) -> &Launched {
         let slot = &self.slots[index];
-        slot.launched.get_or_init(|| target::launch(&slot.spec)).await
+        slot.launched
+            .get_or_init(|| async {
+                let launched = target::launch(&slot.spec).await;
+                match &launched.record.not_run {
+                    Some(reason) => self.reporters.emit(EventKind::TargetNotRun { target: &launched.record, reason }),
+                    None => self.reporters.emit(EventKind::TargetReady { target: &launched.record }),
+                }
+                launched
+            })
+            .await
     }
 
     /// Starts every target concurrently.
@@ -137,13 +148,13 @@ impl TargetPool {
     }
 
     async fn run_repeated(&self, probe: &Probe, index: usize) -> CaseResult {
-        let mut first = self.run_once(probe, index).await;
+        let mut first = self.run_once(probe, index, 1).await;
         if self.repeat == 1 || first.outcome.is_none() && !matches!(first.verdict, Verdict::Error { .. }) {
             return first;
         }
         let mut seen: Vec<OutcomeCount> = vec![OutcomeCount { outcome: observed(&first), runs: 1 }];
-        for _ in 1..self.repeat {
-            let again = observed(&self.run_once(probe, index).await);
+        for attempt in 2..=self.repeat {
+            let again = observed(&self.run_once(probe, index, attempt).await);
             match seen.iter_mut().find(|s| s.outcome == again) {
                 Some(s) => s.runs += 1,
                 None => seen.push(OutcomeCount { outcome: again, runs: 1 }),
@@ -157,7 +168,7 @@ impl TargetPool {
         first
     }
 
-    async fn run_once(&self, probe: &Probe, index: usize) -> CaseResult {
+    async fn run_once(&self, probe: &Probe, index: usize, attempt: usize) -> CaseResult {
         let launched = self.launch(index).await;
         let slot = &self.slots[index];
         let jobs = slot.jobs.get_or_init(|| async { Semaphore::new(launched.jobs.max(1)) }).await;
@@ -165,13 +176,19 @@ impl TargetPool {
             Some(one) => Some(one.acquire().await.expect("semaphores are never closed")),
             None => None,
         };
+        let target = &launched.record.id;
+        let case = format!("{}::{}::{target}", probe.area, probe.id);
+        let on_blocked = |step: usize, session: &str| self.reporters.emit(EventKind::StepBlocked { case: &case, step, session });
+        let started = || self.reporters.emit(EventKind::CaseStarted { case: &case, target, attempt });
         if probe.runs_alone {
             let _only = slot.alone.write().await;
-            run_one(probe, launched, &self.timing).await
+            started();
+            run_one_watched(probe, launched, &self.timing, &on_blocked).await
         } else {
             let _shared = slot.alone.read().await;
             let _turn = jobs.acquire().await.expect("semaphores are never closed");
-            run_one(probe, launched, &self.timing).await
+            started();
+            run_one_watched(probe, launched, &self.timing, &on_blocked).await
         }
     }
 }
@@ -188,6 +205,11 @@ fn observed(r: &CaseResult) -> Vec<String> {
 /// Runs one probe on one launched target and judges it. Not-run targets and
 /// not-applicable probes are recorded without touching a server.
 pub async fn run_one(probe: &Probe, launched: &Launched, timing: &Timing) -> CaseResult {
+    run_one_watched(probe, launched, timing, &|_, _| {}).await
+}
+
+/// [`run_one`], telling `on_blocked` of each step that blocks.
+pub async fn run_one_watched(probe: &Probe, launched: &Launched, timing: &Timing, on_blocked: OnBlocked<'_>) -> CaseResult {
     let record = &launched.record;
     let mut result = CaseResult::new(&probe.id, &probe.area, &probe.file.display().to_string(), &record.id);
     let Some(target) = &launched.target else {
@@ -208,7 +230,7 @@ pub async fn run_one(probe: &Probe, launched: &Launched, timing: &Timing) -> Cas
         result.verdict = Verdict::Unsupported { reason: reason.to_string() };
         return result;
     }
-    let run = run_case(probe, target.as_ref(), timing).await;
+    let run = run_case_watched(probe, target.as_ref(), timing, on_blocked).await;
     result.verdict = judge(probe, backend, Some(version), &run.outcome);
     if let Ok(outcome) = &run.outcome {
         result.claims = crate::result::probe::check_claims(probe, backend, Some(version), outcome);
@@ -217,30 +239,6 @@ pub async fn run_one(probe: &Probe, launched: &Launched, timing: &Timing) -> Cas
     result.transcript = run.transcript;
     result.duration_ms = run.duration.as_secs_f64() * 1000.0;
     result
-}
-
-/// Runs every case; results come back in plan order.
-pub async fn execute(cases: Vec<Case>, pool: Arc<TargetPool>, progress: Arc<dyn Progress>) -> Vec<CaseResult> {
-    let total = cases.len();
-    let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let mut set = JoinSet::new();
-    for (index, case) in cases.into_iter().enumerate() {
-        let (pool, progress, done) = (pool.clone(), progress.clone(), done.clone());
-        set.spawn(async move {
-            let result = pool.run(&case.probe, case.target).await;
-            let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-            progress.case_done(&result, n, total);
-            (index, result)
-        });
-    }
-    let mut results: Vec<Option<CaseResult>> = (0..total).map(|_| None).collect();
-    while let Some(joined) = set.join_next().await {
-        match joined {
-            Ok((i, r)) => results[i] = Some(r),
-            Err(e) => eprintln!("dbcompat: a case task failed: {e}"),
-        }
-    }
-    results.into_iter().flatten().collect()
 }
 
 #[cfg(test)]

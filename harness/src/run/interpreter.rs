@@ -19,7 +19,7 @@ use tokio::task::JoinHandle;
 use crate::backend::Backend;
 use crate::driver::{Canceller, Command, Session, SessionError};
 use crate::result::{StatementRecord, StepKind, StepRecord};
-use crate::suite::{Action, Probe, RestartKind, SessionSpec, Sql};
+use crate::suite::{Action, Probe, RestartKind, SessionSpec, Sql, Template};
 use crate::target::{Namespace, Target};
 
 #[derive(Debug, Clone, Copy)]
@@ -54,11 +54,19 @@ pub struct CaseRun {
 /// also has a deadline, so that a hang nobody foresaw fails this case — saying where it
 /// was — and never the run.
 pub async fn run_case(probe: &Probe, target: &dyn Target, timing: &Timing) -> CaseRun {
+    run_case_watched(probe, target, timing, &|_, _| {}).await
+}
+
+/// Told, as it happens, of each step that blocks: its number and its session.
+pub type OnBlocked<'a> = &'a (dyn Fn(usize, &str) + Sync);
+
+/// [`run_case`], telling `on_blocked` of each step that blocks.
+pub async fn run_case_watched(probe: &Probe, target: &dyn Target, timing: &Timing, on_blocked: OnBlocked<'_>) -> CaseRun {
     let started = Instant::now();
     let restarts = probe.steps.iter().filter(|s| matches!(s.action, Action::Restart(_))).count() as u32;
     let budget = timing.step_timeout * (probe.steps.len() as u32 + probe.sessions.len() as u32 + 6) + timing.restart_timeout * restarts;
     let stage = Arc::new(Mutex::new(String::from("starting")));
-    let mut run = match tokio::time::timeout(budget, run_case_bounded(probe, target, timing, stage.clone())).await {
+    let mut run = match tokio::time::timeout(budget, run_case_bounded(probe, target, timing, stage.clone(), on_blocked)).await {
         Ok(run) => run,
         Err(_) => {
             let at = stage.lock().unwrap_or_else(|p| p.into_inner()).clone();
@@ -72,7 +80,7 @@ pub async fn run_case(probe: &Probe, target: &dyn Target, timing: &Timing) -> Ca
     run
 }
 
-async fn run_case_bounded(probe: &Probe, target: &dyn Target, timing: &Timing, stage: Arc<Mutex<String>>) -> CaseRun {
+async fn run_case_bounded(probe: &Probe, target: &dyn Target, timing: &Timing, stage: Arc<Mutex<String>>, on_blocked: OnBlocked<'_>) -> CaseRun {
     let started = Instant::now();
     set_stage(&stage, "creating its namespace");
     let namespace = match target.create_namespace(&probe.id).await {
@@ -91,6 +99,7 @@ async fn run_case_bounded(probe: &Probe, target: &dyn Target, timing: &Timing, s
         pending: Vec::new(),
         transcript: Vec::new(),
         stage,
+        on_blocked,
     };
     let outcome = case.run().await;
     case.at("closing its sessions");
@@ -130,6 +139,7 @@ struct Case<'a> {
     transcript: Vec<StepRecord>,
     /// Where the case is, for the message if its deadline passes.
     stage: Arc<Mutex<String>>,
+    on_blocked: OnBlocked<'a>,
 }
 
 fn set_stage(stage: &Mutex<String>, at: &str) {
@@ -262,31 +272,15 @@ impl Case<'_> {
         templates.iter().map(|t| self.expand(t)).collect()
     }
 
-    fn expand(&self, template: &str) -> Result<String, String> {
-        let mut out = String::with_capacity(template.len());
-        let mut rest = template;
-        while let Some(start) = rest.find("{{") {
-            out.push_str(&rest[..start]);
-            let after = &rest[start + 2..];
-            let Some(end) = after.find("}}") else {
-                // The loader refuses an unclosed `{{`; kept as written if one gets here.
-                out.push_str(&rest[start..]);
-                return Ok(out);
-            };
-            let name = after[..end].trim();
+    fn expand(&self, template: &Template) -> Result<String, String> {
+        template.expand(|name| {
             if name == "namespace" {
-                out.push_str(&self.namespace.name);
-            } else {
-                let snippet = self.probe.snippets.get(name).ok_or_else(|| format!("no snippet `{name}`"))?;
-                let text = snippet
-                    .for_backend(self.backend)
-                    .ok_or_else(|| format!("snippet `{name}` has no SQL for {}", self.backend))?;
-                out.push_str(&text.join("\n"));
+                return Ok(self.namespace.name.clone());
             }
-            rest = &after[end + 2..];
-        }
-        out.push_str(rest);
-        Ok(out)
+            let snippet = self.probe.snippets.get(name).ok_or_else(|| format!("no snippet `{name}`"))?;
+            let text = snippet.for_backend(self.backend).ok_or_else(|| format!("snippet `{name}` has no SQL for {}", self.backend))?;
+            Ok(text.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))
+        })
     }
 
     async fn connect(&self, what: &str) -> Result<Box<dyn Session>, String> {
@@ -398,6 +392,7 @@ impl Case<'_> {
                     let waits = tokio::time::timeout(LOCK_WAIT_CHECK_TIMEOUT, canceller.lock_wait()).await.ok().flatten();
                     if waits != Some(false) {
                         self.transcript[record].blocked = true;
+                        (self.on_blocked)(number, session_name);
                         let handle = tokio::spawn(step);
                         self.pending.push(Pending { record, session: session_name.to_string(), handle, canceller });
                         return Ok(());

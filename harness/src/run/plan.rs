@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use crate::suite::{Probe, Suite};
 
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct Case {
     pub probe: Arc<Probe>,
     /// Index into the run's targets.

@@ -8,6 +8,7 @@ use rayon::prelude::*;
 use toml::de::DeValue;
 
 use super::model::*;
+use super::template::Template;
 use crate::backend::{is_dialect_key, Backend};
 use crate::source::reader::{Located, Reader, Table, Value};
 use crate::source::{Diagnostic, Diagnostics, SourceFile};
@@ -120,7 +121,7 @@ fn read_sql(reader: &Reader<'_>, value: &Value<'_>, what: &str) -> Option<Sql> {
                 if statements.is_empty() && what == "sql" {
                     reader.error(v.span(), format!("empty SQL for `{}` in a step", dialect.value), Some("at least one statement".into()));
                 }
-                sql.by_dialect.insert(dialect.value, statements.into_iter().map(|s| s.value).collect());
+                sql.by_dialect.insert(dialect.value, templates(reader, statements, what));
             }
             Some(sql)
         }
@@ -130,9 +131,49 @@ fn read_sql(reader: &Reader<'_>, value: &Value<'_>, what: &str) -> Option<Sql> {
             if statements.is_empty() && what == "sql" {
                 reader.error(value.span(), "a step with empty SQL", Some("at least one statement".into()));
             }
-            Some(Sql::shared(statements.into_iter().map(|s| s.value).collect()))
+            Some(Sql::shared(templates(reader, statements, what)))
         }
     }
+}
+
+/// Parses statements as templates, reporting each malformed one where it goes wrong.
+/// A snippet's own SQL is text: it is not expanded again.
+fn templates(reader: &Reader<'_>, statements: Vec<Located<String>>, what: &str) -> Vec<Template> {
+    statements
+        .into_iter()
+        .filter_map(|s| {
+            if what == "a snippet" {
+                return Some(Template::literal(s.value));
+            }
+            match Template::parse(&s.value) {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    reader.error(within_string(reader, &s, e.offset), e.message, Some(e.expected));
+                    None
+                }
+            }
+        })
+        .collect()
+}
+
+/// The span of byte `offset` of a string's value in the file, when the string is written
+/// without escapes (so that its value is its text); otherwise the string's own span.
+fn within_string(reader: &Reader<'_>, s: &Located<String>, offset: usize) -> std::ops::Range<usize> {
+    let raw = reader.file.text.get(s.span.clone()).unwrap_or_default();
+    for quote in ["\"\"\"", "'''", "\"", "'"] {
+        let Some(body) = raw.strip_prefix(quote).and_then(|r| r.strip_suffix(quote)) else { continue };
+        // A multi-line string drops the newline right after its opening quotes.
+        let (lead, body) = match (quote.len(), body.strip_prefix("\r\n").or_else(|| body.strip_prefix('\n'))) {
+            (3, Some(rest)) => (body.len() - rest.len(), rest),
+            _ => (0, body),
+        };
+        if body == s.value {
+            let at = s.span.start + quote.len() + lead + offset;
+            return at..at + 2;
+        }
+        break;
+    }
+    s.span.clone()
 }
 
 /// Every SQL string under a value, with its span, for placeholder checks.
@@ -145,19 +186,14 @@ fn sql_strings<'a>(value: &'a Value<'_>, out: &mut Vec<Located<&'a str>>) {
     }
 }
 
+/// Every snippet a template names must be defined (templates that do not parse are
+/// reported where they are read).
 fn check_placeholders(reader: &Reader<'_>, value: &Value<'_>, snippets: &Snippets) {
     let mut strings = Vec::new();
     sql_strings(value, &mut strings);
     for s in strings {
-        if let Some(at) = unclosed_placeholder(s.value) {
-            let before: String = s.value[..at].chars().rev().take(20).collect::<Vec<_>>().into_iter().rev().collect();
-            reader.error(
-                s.span.clone(),
-                format!("a `{{{{` with no `}}}}` after it (after `{before}`)"),
-                Some("a placeholder written {{name}}; SQL cannot hold a literal `{{` without its `}}`".into()),
-            );
-        }
-        for name in placeholders(s.value) {
+        let Ok(template) = Template::parse(s.value) else { continue };
+        for name in template.references() {
             if !snippets.contains_key(name) && !BUILTIN_PLACEHOLDERS.contains(&name) {
                 let mut known: Vec<&str> = snippets.keys().map(String::as_str).collect();
                 known.extend(BUILTIN_PLACEHOLDERS);
@@ -169,23 +205,6 @@ fn check_placeholders(reader: &Reader<'_>, value: &Value<'_>, snippets: &Snippet
             }
         }
     }
-}
-
-/// Where a `{{` opens that no `}}` closes, if one does.
-pub fn unclosed_placeholder(sql: &str) -> Option<usize> {
-    let mut from = 0;
-    while let Some(open) = sql[from..].find("{{").map(|i| i + from) {
-        match sql[open + 2..].find("}}") {
-            Some(close) => from = open + 2 + close + 2,
-            None => return Some(open),
-        }
-    }
-    None
-}
-
-/// Names written `{{name}}` in a SQL template.
-pub fn placeholders(sql: &str) -> impl Iterator<Item = &str> {
-    sql.split("{{").skip(1).filter_map(|rest| rest.split_once("}}").map(|(name, _)| name.trim()))
 }
 
 fn read_probe(mut t: Table<'_, '_>, default_area: Option<&Located<String>>, snippets: &Arc<Snippets>) -> Option<Probe> {

@@ -4,6 +4,8 @@
 pub mod bless;
 pub mod loader;
 pub mod model;
+pub mod template;
 
 pub use loader::{load_dir, load_files, parse};
 pub use model::*;
+pub use template::Template;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use super::template::Template;
 use crate::backend::Backend;
 pub use crate::outcome::Isolation;
 use crate::version::{Version, VersionRange};
@@ -66,14 +67,15 @@ pub struct Claim {
     pub hedged: bool,
 }
 
-/// SQL that may differ per dialect. Keys are backend names or `default`.
+/// SQL that may differ per dialect. Keys are backend names or `default`; each
+/// statement is a template parsed when the suite was loaded.
 #[derive(Debug, Clone, Default)]
 pub struct Sql {
-    pub by_dialect: BTreeMap<String, Vec<String>>,
+    pub by_dialect: BTreeMap<String, Vec<Template>>,
 }
 
 impl Sql {
-    pub fn shared(statements: Vec<String>) -> Self {
+    pub fn shared(statements: Vec<Template>) -> Self {
         Sql { by_dialect: BTreeMap::from([("default".to_string(), statements)]) }
     }
 
@@ -82,7 +84,7 @@ impl Sql {
     }
 
     /// The statements for a backend: its own dialect, a related one, then `default`.
-    pub fn for_backend(&self, backend: Backend) -> Option<&[String]> {
+    pub fn for_backend(&self, backend: Backend) -> Option<&[Template]> {
         backend
             .dialects()
             .iter()
