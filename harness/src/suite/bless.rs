@@ -21,6 +21,8 @@ use crate::version::Version;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Blessed {
     pub file: PathBuf,
+    /// The probe's `id` as written in the file (a parameterised or permuted probe's
+    /// copies share one; their keys then carry the copy's `[variant]`).
     pub probe: String,
     pub key: String,
     pub outcome: Vec<String>,
@@ -56,11 +58,16 @@ pub fn plan(results: &RunResults, suites: &[Suite]) -> Vec<Blessed> {
                 _ => {}
             }
         }
+        // A copy of a parameterised or permuted probe gets keys for its variant only.
+        let (table_id, suffix) = match &probe.variant {
+            Some(v) => (v.base_id.clone(), format!("[{}]", v.key)),
+            None => (probe.id.clone(), String::new()),
+        };
         for (backend, seen) in observed {
             let has_keys = probe.expect.iter().any(|e| e.target.backend == backend) || judged.contains_key(&backend);
             let all_agree = seen.windows(2).all(|w| w[0].1 == w[1].1);
             if !has_keys && all_agree {
-                out.push(Blessed { file: probe.file.clone(), probe: probe.id.clone(), key: backend.to_string(), outcome: seen[0].1.clone() });
+                out.push(Blessed { file: probe.file.clone(), probe: table_id.clone(), key: format!("{backend}{suffix}"), outcome: seen[0].1.clone() });
                 continue;
             }
             let mut keys: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -69,7 +76,7 @@ pub fn plan(results: &RunResults, suites: &[Suite]) -> Vec<Blessed> {
             }
             for (key, outcome) in keys {
                 if fits(probe, &key) {
-                    out.push(Blessed { file: probe.file.clone(), probe: probe.id.clone(), key, outcome });
+                    out.push(Blessed { file: probe.file.clone(), probe: table_id.clone(), key: format!("{key}{suffix}"), outcome });
                 }
             }
         }
