@@ -250,9 +250,20 @@ fn read_probe(mut t: Table<'_, '_>, default_area: Option<&Located<String>>, snip
     }
     let outcome_count = steps.iter().filter(|(s, _)| s.outcome).count().max(1);
     let mut expect = t.get("expect").map(|v| read_expect(reader, v, outcome_count, var)).unwrap_or_default();
-    let not_applicable = t.get("not_applicable").map(|v| read_reasons(reader, v, "not_applicable", var)).unwrap_or_default();
+    let (mut not_applicable, others) = t.get("not_applicable").map(|v| read_not_applicable(reader, v, var)).unwrap_or_default();
     let undefined = t.get("undefined").map(|v| read_reasons(reader, v, "undefined", var)).unwrap_or_default();
     let unsupported = t.get("unsupported").map(|v| read_reasons(reader, v, "unsupported", var)).unwrap_or_default();
+    if let Some(reason) = others {
+        let named = |b: Backend| [&not_applicable, &undefined, &unsupported].iter().any(|l| l.iter().any(|k| k.target.backend == b)) || expect.iter().any(|k| k.target.backend == b);
+        let rest: Vec<Backend> = Backend::ALL.into_iter().filter(|b| !named(*b)).collect();
+        if rest.is_empty() {
+            reader.error(reason.span.clone(), "`others` covers no backend: every backend has a key of its own", Some("no `others` key, or fewer keys of single backends".into()));
+        }
+        for b in rest {
+            let target = Selector::parse(b.name()).expect("a backend's name is a selector");
+            not_applicable.push(Keyed { target, value: reason.value.clone() });
+        }
+    }
     let documented = t.get("documented").map(|v| read_documented(reader, v, &mut expect, var)).unwrap_or_default();
     let runs_alone = t.bool("runs_alone").unwrap_or(false);
     let head = t.span.start..t.span.start;
@@ -659,6 +670,25 @@ fn read_documented(reader: &Reader<'_>, value: &Value<'_>, expect: &mut [Keyed<E
     }
     check_overlaps(reader, &entries);
     entries.into_iter().map(|(k, _)| k).collect()
+}
+
+/// `not_applicable`: reasons by selector, and `others`, the reason for every backend that
+/// no key of the probe's expectations or reasons names.
+fn read_not_applicable(reader: &Reader<'_>, value: &Value<'_>, var: Var<'_>) -> (Vec<Keyed<String>>, Option<Located<String>>) {
+    let Some(table) = reader.as_table(value, "not_applicable") else { return (Vec::new(), None) };
+    let mut entries = Vec::new();
+    let mut others = None;
+    for (key, v) in var.entries(reader, &table) {
+        if key.value == "others" {
+            others = reader.string(v, "the reason");
+            continue;
+        }
+        if let (Some(target), Some(reason)) = (read_selector(reader, &key), reader.string(v, "the reason")) {
+            entries.push((Keyed { target, value: reason.value }, key));
+        }
+    }
+    check_overlaps(reader, &entries);
+    (entries.into_iter().map(|(k, _)| k).collect(), others)
 }
 
 /// A table of reasons keyed by backend selector (`not_applicable`, `undefined`).
