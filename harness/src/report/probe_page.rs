@@ -128,14 +128,11 @@ fn expectations(out: &mut String, model: &Model, r: &ProbeRecord, cases: &[&Case
         let _ = write!(out, "<tr><td>{}</td><td>{expected}{cited}</td></tr>", code(selector));
     }
     for (selector, source) in r.documented.iter().filter(|(s, _)| !r.expect.contains_key(*s)) {
+        // The outcome is the bare key's (MariaDB: else MySQL's bare key).
         let backend = selector.split(['<', '>', '=']).next().unwrap_or(selector).trim();
-        let _ = write!(
-            out,
-            "<tr><td>{}</td><td><span class=\"muted\">as {}</span>{}</td></tr>",
-            code(selector),
-            code(backend),
-            citation(model, cases, selector, source)
-        );
+        let bare = r.expect.get_key_value(backend).or_else(|| (backend == "mariadb").then(|| r.expect.get_key_value("mysql")).flatten());
+        let outcome = bare.map_or(String::new(), |(key, o)| format!("{} <span class=\"muted\">(as {})</span>", code(&outcome_text(o)), code(key)));
+        let _ = write!(out, "<tr><td>{}</td><td>{outcome}{}</td></tr>", code(selector), citation(model, cases, selector, source));
     }
     for (selector, reason) in &r.not_applicable {
         let _ = write!(out, "<tr><td>{}</td><td><span class=\"chip not-applicable\">– not applicable</span> {}</td></tr>", code(selector), esc(reason));

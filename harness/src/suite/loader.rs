@@ -254,7 +254,9 @@ fn read_probe(mut t: Table<'_, '_>, default_area: Option<&Located<String>>, snip
     let undefined = t.get("undefined").map(|v| read_reasons(reader, v, "undefined", var)).unwrap_or_default();
     let unsupported = t.get("unsupported").map(|v| read_reasons(reader, v, "unsupported", var)).unwrap_or_default();
     if let Some(reason) = others {
-        let named = |b: Backend| [&not_applicable, &undefined, &unsupported].iter().any(|l| l.iter().any(|k| k.target.backend == b)) || expect.iter().any(|k| k.target.backend == b);
+        // MariaDB has an expectation through a bare `mysql` key, too.
+        let expected = |b: Backend| expect.iter().any(|k| k.target.backend == b || (b == Backend::Mariadb && k.target.backend == Backend::Mysql && k.target.range.is_any()));
+        let named = |b: Backend| [&not_applicable, &undefined, &unsupported].iter().any(|l| l.iter().any(|k| k.target.backend == b)) || expected(b);
         let rest: Vec<Backend> = Backend::ALL.into_iter().filter(|b| !named(*b)).collect();
         if rest.is_empty() {
             reader.error(reason.span.clone(), "`others` covers no backend: every backend has a key of its own", Some("no `others` key, or fewer keys of single backends".into()));
@@ -613,9 +615,11 @@ fn read_expect(reader: &Reader<'_>, value: &Value<'_>, count: usize, var: Var<'_
     entries.into_iter().map(|(k, _)| k).collect()
 }
 
-/// The key a ranged key falls back to: the same backend's bare key.
+/// The key a ranged expectation falls back to: the same backend's bare key (MariaDB:
+/// else MySQL's bare key).
 fn fallback<'e, T>(entries: &'e [(Keyed<T>, Located<String>)], ranged: &Keyed<T>) -> Option<&'e (Keyed<T>, Located<String>)> {
-    entries.iter().find(|(k, _)| k.target.backend == ranged.target.backend && k.target.range.is_any())
+    let bare = |b: Backend| entries.iter().find(|(k, _)| k.target.backend == b && k.target.range.is_any());
+    bare(ranged.target.backend).or_else(|| (ranged.target.backend == Backend::Mariadb).then(|| bare(Backend::Mysql)).flatten())
 }
 
 /// A documented expectation for a version range that says what its backend's bare key
@@ -657,7 +661,10 @@ fn read_documented(reader: &Reader<'_>, value: &Value<'_>, expect: &mut [Keyed<E
             }
             continue;
         }
-        let covered = expect.iter().any(|e| e.target.backend == target.backend && (e.target.range.is_any() || e.target.range.overlaps(&target.range)));
+        let covered = expect.iter().any(|e| {
+            (e.target.backend == target.backend && (e.target.range.is_any() || e.target.range.overlaps(&target.range)))
+                || (target.backend == Backend::Mariadb && e.target.backend == Backend::Mysql && e.target.range.is_any())
+        });
         if !covered {
             reader.error(
                 key.span.clone(),

@@ -308,8 +308,14 @@ impl Probe {
         }
     }
 
+    /// The expectation for a target. MariaDB, for which no key of its own matches, takes
+    /// the bare `mysql` key's (as its SQL falls back to MySQL's); a ranged `mysql` key
+    /// never applies to MariaDB, whose version numbers are its own.
     pub fn expected_for(&self, backend: Backend, version: Option<&Version>) -> Option<&Keyed<Expected>> {
-        select(&self.expect, backend, version)
+        select(&self.expect, backend, version).or_else(|| match backend {
+            Backend::Mariadb => self.expect.iter().find(|e| e.target.backend == Backend::Mysql && e.target.range.is_any()),
+            _ => None,
+        })
     }
 
     pub fn undefined_for(&self, backend: Backend, version: Option<&Version>) -> Option<&str> {
