@@ -74,7 +74,8 @@ impl Session for FakeSession {
                     _ = self.cancel.notified() => Ok(Err(DbError { class: ErrorClass::QueryCanceled, code: "57014".into(), message: "canceled".into() })),
                 }
             }
-            "ok" => Ok(Ok(Response::Affected { count: 0 })),
+            // What the harness sends for `begin = true` and `isolation`.
+            "ok" | "BEGIN" | "SET" => Ok(Ok(Response::Affected { count: 0 })),
             // The harness reads every new session's settings.
             "SELECT" => Ok(Ok(Response::Rows { columns: vec!["name".into(), "setting".into()], rows: vec![vec!["'TimeZone'".into(), "'UTC'".into()]] })),
             "rows" => Ok(Ok(Response::Rows { columns: vec!["n".into()], rows: vec![vec![arg.to_string()]] })),
@@ -327,4 +328,28 @@ sql = "busy 61234"
     let cancelled = CANCELLED.lock().unwrap().clone();
     assert!(cancelled.iter().any(|n| n == "abandoned-pending"), "the blocked statement was cancelled: {cancelled:?}");
     assert!(cancelled.iter().any(|n| n == "busy 61234"), "the statement running inline was cancelled: {cancelled:?}");
+}
+
+#[tokio::test]
+async fn the_begin_and_isolation_the_harness_sends_are_in_the_transcript() {
+    let (run, _) = run(
+        r#"
+sessions.c = { isolation = { postgres = "repeatable read", oracle = "serializable" } }
+[[probe.step]]
+session = "c"
+begin = true
+sql = "rows 1"
+"#,
+    )
+    .await;
+    assert_eq!(run.outcome, Ok(vec!["rows:(1)".to_string()]));
+    let sent: Vec<&str> = step(&run, 1).statements.iter().map(|s| s.sql.as_str()).collect();
+    assert_eq!(sent, ["BEGIN", "rows 1"]);
+    let init: Vec<&str> = run
+        .transcript
+        .iter()
+        .filter(|r| r.kind == dbcompat::result::StepKind::Init)
+        .flat_map(|r| r.statements.iter().map(|s| s.sql.as_str()))
+        .collect();
+    assert_eq!(init, ["SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL REPEATABLE READ"]);
 }

@@ -36,6 +36,21 @@ const PLANTED: &[(&str, usize, usize, &str)] = &[
     ("planted.toml", 138, 9, "`fetch` = 0 is out of range"),
     ("planted.toml", 141, 9, "`fetch` = 99999999999999999999999 is out of range"),
     ("syntax.toml", 5, 33, "invalid TOML"),
+    ("variants.toml", 11, 1, "`mysql>=8.0,<9` restates the outcome of `mysql`"),
+    ("variants.toml", 16, 16, "`oracle` cites documentation for an outcome the probe does not expect"),
+    ("variants.toml", 25, 30, "unknown dialect `db2` in isolation"),
+    ("variants.toml", 26, 28, "isolation `param` but the probe has no isolation parameter"),
+    ("variants.toml", 27, 1, "a step that begins a transaction does not run in autocommit mode"),
+    ("variants.toml", 36, 1, "a restart step sends no statements to begin or commit"),
+    ("variants.toml", 43, 30, "unknown journal mode `journal`"),
+    ("variants.toml", 48, 1, "`sqlite[delete]` names no variant of this probe"),
+    ("variants.toml", 54, 7, "1 ids for 2 variants"),
+    ("variants.toml", 61, 16, "permutations of steps without a name"),
+    ("variants.toml", 71, 23, "no step is named `z`"),
+    ("variants.toml", 85, 21, "`any_of` with fewer than two outcomes"),
+    ("variants.toml", 86, 12, "an expectation with both `outcome` and `any_of`"),
+    ("variants.toml", 101, 10, "`others` covers no backend"),
+    ("variants.toml", 103, 1, "a probe with both `param` and `permutations`"),
 ];
 
 #[test]
@@ -343,4 +358,138 @@ fn earlier_fuzz_findings_stay_fixed() {
             panic!("{}: {what}", path.display());
         }
     }
+}
+
+fn parse_ok(text: &str) -> dbcompat::suite::Suite {
+    let (suite, diags) = suite::parse(&SourceFile::new("t.toml", text.to_string()));
+    assert!(diags.is_empty(), "{diags}");
+    suite
+}
+
+#[test]
+fn a_parameter_expands_into_probes_with_their_own_ids_setup_and_expectations() {
+    use dbcompat::backend::Backend;
+    let suite = parse_ok(
+        r#"area = "a"
+[[probe]]
+id = "reader_blocks"
+param.journal_mode = ["delete", "wal"]
+ids = ["reader_blocks_rollback_journal", "reader_blocks_wal"]
+asks = "?"
+setup = ["CREATE TABLE t (id INT)"]
+sessions.a = { isolation = { postgres = "read committed" } }
+[[probe.step]]
+begin = true
+sql = "SELECT count(*) FROM t"
+[probe.expect]
+sqlite = "error:busy"
+"sqlite[wal]" = "rows:(1)"
+postgres = "rows:(0)"
+[probe.not_applicable]
+others = "journal modes are SQLite's"
+"#,
+    );
+    let ids: Vec<&str> = suite.probes.iter().map(|p| p.id.as_str()).collect();
+    assert_eq!(ids, ["reader_blocks_rollback_journal", "reader_blocks_wal"]);
+    let (delete, wal) = (&suite.probes[0], &suite.probes[1]);
+    assert_eq!(delete.setup.for_backend(Backend::Sqlite).unwrap().iter().map(|t| t.to_string()).collect::<Vec<_>>(), ["PRAGMA journal_mode = DELETE", "CREATE TABLE t (id INT)"]);
+    assert_eq!(wal.setup.for_backend(Backend::Sqlite).unwrap().iter().map(|t| t.to_string()).collect::<Vec<_>>(), ["PRAGMA journal_mode = WAL", "CREATE TABLE t (id INT)"]);
+    assert_eq!(wal.setup.for_backend(Backend::Postgres).unwrap().iter().map(|t| t.to_string()).collect::<Vec<_>>(), ["CREATE TABLE t (id INT)"]);
+    assert_eq!(delete.expected_for(Backend::Sqlite, None).unwrap().value.outcome, ["error:busy"]);
+    assert_eq!(wal.expected_for(Backend::Sqlite, None).unwrap().value.outcome, ["rows:(1)"]);
+    assert_eq!(wal.variant.as_ref().map(|v| (v.base_id.as_str(), v.key.as_str())), Some(("reader_blocks", "wal")));
+    assert!(wal.steps[0].begin);
+    // others: every backend no key names, and only those.
+    assert!(wal.not_applicable_for(Backend::Oracle, None).is_some() && wal.not_applicable_for(Backend::Mysql, None).is_some());
+    assert!(wal.not_applicable_for(Backend::Postgres, None).is_none());
+    assert_eq!(wal.sessions[0].isolation.for_backend(Backend::Postgres).map(|l| l.sql_name()), Some("READ COMMITTED"));
+    assert_eq!(wal.sessions[0].isolation.for_backend(Backend::Sqlite), None);
+}
+
+#[test]
+fn an_isolation_parameter_sets_the_sessions_that_ask_for_it() {
+    use dbcompat::backend::Backend;
+    let suite = parse_ok(
+        r#"area = "a"
+[[probe]]
+id = "insert_during_cursor"
+param.isolation = ["read committed", "serializable"]
+asks = "?"
+sessions.a = { isolation = "param" }
+sessions.b = {}
+[[probe.step]]
+sql = "SELECT 1"
+[probe.expect]
+postgres = "rows:(1)"
+"#,
+    );
+    let ids: Vec<&str> = suite.probes.iter().map(|p| p.id.as_str()).collect();
+    assert_eq!(ids, ["insert_during_cursor_read_committed", "insert_during_cursor_serializable"]);
+    let level = |i: usize, s: usize| suite.probes[i].sessions[s].isolation.for_backend(Backend::Mysql).map(|l| l.sql_name());
+    assert_eq!((level(0, 0), level(1, 0), level(1, 1)), (Some("READ COMMITTED"), Some("SERIALIZABLE"), None));
+}
+
+#[test]
+fn permutations_run_named_steps_in_each_order() {
+    let suite = parse_ok(
+        r#"area = "a"
+[[probe]]
+id = "write_skew"
+permutations = [["r1", "w1", "r2"], ["r2", "r1", "w1"]]
+asks = "?"
+[[probe.step]]
+name = "r1"
+sql = "SELECT 1"
+[[probe.step]]
+name = "w1"
+sql = "SELECT 2"
+outcome = true
+[[probe.step]]
+name = "r2"
+sql = "SELECT 3"
+[probe.expect]
+sqlite = "rows:(2)"
+"sqlite[r2_r1_w1]" = { any_of = ["rows:(2)", "error:busy"] }
+"#,
+    );
+    let orders: Vec<(String, Vec<String>)> =
+        suite.probes.iter().map(|p| (p.id.clone(), p.steps.iter().map(|s| s.name.clone().unwrap()).collect())).collect();
+    assert_eq!(orders[0], ("write_skew_r1_w1_r2".to_string(), vec!["r1".to_string(), "w1".into(), "r2".into()]));
+    assert_eq!(orders[1], ("write_skew_r2_r1_w1".to_string(), vec!["r2".to_string(), "r1".into(), "w1".into()]));
+    let e = &suite.probes[1].expect[0].value;
+    assert_eq!(e.allowed().count(), 2);
+}
+
+#[test]
+fn a_citation_stands_without_a_restated_outcome_and_mariadb_falls_back_to_mysql() {
+    use dbcompat::backend::Backend;
+    use dbcompat::result::verdict::{judge, Verdict};
+    use dbcompat::version::Version;
+    let suite = parse_ok(
+        r#"area = "a"
+[[probe]]
+id = "default_level"
+asks = "?"
+unordered = true
+documented = { "mysql>=8.0,<9" = "MySQL 8.0 Reference Manual", "mariadb=10.6" = "MariaDB Server Documentation" }
+[[probe.step]]
+sql = "SELECT 1"
+[probe.expect]
+mysql = "rows:(1),(2)"
+"mariadb=11.4" = { outcome = "rows:(3)", documented = "MariaDB 11.4 notes" }
+postgres = { any_of = ["rows:(1)", "error:serialization_failure"] }
+"#,
+    );
+    let p = &suite.probes[0];
+    let v = |s: &str| Version::parse(s);
+    assert_eq!(p.documented.len(), 2);
+    assert_eq!(p.expected_for(Backend::Mysql, v("8.0.36").as_ref()).unwrap().target.text, "mysql");
+    assert_eq!(p.expected_for(Backend::Mariadb, v("10.6.20").as_ref()).unwrap().target.text, "mysql");
+    assert_eq!(p.expected_for(Backend::Mariadb, v("11.4.5").as_ref()).unwrap().value.outcome, ["rows:(3)"]);
+    assert_eq!(p.documented_for(Backend::Mysql, v("8.4.2").as_ref()).unwrap().value, "MySQL 8.0 Reference Manual");
+    let observed = |o: &str| Ok(vec![o.to_string()]);
+    assert_eq!(judge(p, Backend::Mysql, v("9.7.4").as_ref(), &observed("rows:(2),(1)")), Verdict::Pass, "rows compared unordered");
+    assert!(matches!(judge(p, Backend::Mysql, v("9.7.4").as_ref(), &observed("rows:(2)")), Verdict::Fail { .. }));
+    assert_eq!(judge(p, Backend::Postgres, v("17.2").as_ref(), &observed("error:serialization_failure")), Verdict::Pass);
+    assert!(matches!(judge(p, Backend::Postgres, v("17.2").as_ref(), &observed("rows:(2)")), Verdict::Fail { .. }));
 }

@@ -45,7 +45,7 @@ pub(crate) fn render(model: &Model, shell: &Shell, probe: &ProbeView) -> String 
                 claim_block(&mut body, model, r, false);
             }
         }
-        expectations(&mut body, record);
+        expectations(&mut body, model, record, &cases);
         sql(&mut body, record);
     }
     body.push_str("<h2>Transcripts</h2>\n");
@@ -91,13 +91,48 @@ fn expected_html(c: &CaseResult) -> String {
     }
 }
 
-fn expectations(out: &mut String, r: &ProbeRecord) {
+/// Which targets of this run a selector covers (targets that ran, with their version).
+fn measured_on(model: &Model, cases: &[&CaseResult], selector: &str) -> Vec<String> {
+    let Ok(sel) = crate::suite::Selector::parse(selector) else { return Vec::new() };
+    cases
+        .iter()
+        .filter(|c| !matches!(c.verdict, Verdict::NotRun { .. }))
+        .filter_map(|c| model.target(&c.target).map(|t| (c, t)))
+        .filter(|(_, t)| t.record.not_run.is_none())
+        .filter(|(_, t)| sel.matches(t.record.backend, t.record.server_version.as_deref().and_then(crate::version::Version::parse).as_ref()))
+        .map(|(c, _)| c.target.clone())
+        .collect()
+}
+
+/// A cited source, and whether this run measured what it documents.
+fn citation(model: &Model, cases: &[&CaseResult], selector: &str, source: &str) -> String {
+    let measured = measured_on(model, cases, selector);
+    if measured.is_empty() {
+        format!(" <span class=\"muted\">documented, not measured in this run: {}</span>", esc(source))
+    } else {
+        format!(" <span class=\"muted\">documented: {}; measured in this run on {}</span>", esc(source), esc(&measured.join(", ")))
+    }
+}
+
+fn expectations(out: &mut String, model: &Model, r: &ProbeRecord, cases: &[&CaseResult]) {
     if r.expect.is_empty() && r.not_applicable.is_empty() && r.unsupported.is_empty() {
         return;
     }
     out.push_str("<h2>Expectations</h2>\n<table class=\"data\"><thead><tr><th>target selector</th><th>expected outcome</th></tr></thead><tbody>");
     for (selector, outcome) in &r.expect {
-        let _ = write!(out, "<tr><td>{}</td><td>{}</td></tr>", code(selector), code(&outcome_text(outcome)));
+        let mut expected = code(&outcome_text(outcome));
+        for other in r.any_of.get(selector).into_iter().flatten() {
+            let _ = write!(expected, " or {}", code(&outcome_text(other)));
+        }
+        let cited = r.documented.get(selector).map_or(String::new(), |s| citation(model, cases, selector, s));
+        let _ = write!(out, "<tr><td>{}</td><td>{expected}{cited}</td></tr>", code(selector));
+    }
+    for (selector, source) in r.documented.iter().filter(|(s, _)| !r.expect.contains_key(*s)) {
+        // The outcome is the bare key's (MariaDB: else MySQL's bare key).
+        let backend = selector.split(['<', '>', '=']).next().unwrap_or(selector).trim();
+        let bare = r.expect.get_key_value(backend).or_else(|| (backend == "mariadb").then(|| r.expect.get_key_value("mysql")).flatten());
+        let outcome = bare.map_or(String::new(), |(key, o)| format!("{} <span class=\"muted\">(as {})</span>", code(&outcome_text(o)), code(key)));
+        let _ = write!(out, "<tr><td>{}</td><td>{outcome}{}</td></tr>", code(selector), citation(model, cases, selector, source));
     }
     for (selector, reason) in &r.not_applicable {
         let _ = write!(out, "<tr><td>{}</td><td><span class=\"chip not-applicable\">– not applicable</span> {}</td></tr>", code(selector), esc(reason));

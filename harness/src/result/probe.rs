@@ -23,6 +23,15 @@ pub struct ProbeRecord {
     pub steps: Vec<StepSpec>,
     /// Expected outcomes by target selector (`mysql>=8.0.1`).
     pub expect: BTreeMap<String, Vec<String>>,
+    /// Further outcomes an expectation allows (`any_of`), by target selector.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub any_of: BTreeMap<String, Vec<Vec<String>>>,
+    /// The vendor documentation the suite cites, by target selector: for expectations
+    /// that are not measured here, and for versions whose documented outcome is the one
+    /// their backend's other keys give. Whether a version was measured is the run's to
+    /// say (a target of it in the results).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub documented: BTreeMap<String, String>,
     pub not_applicable: BTreeMap<String, String>,
     /// Where dbcompat cannot run the probe, by target selector, with the reason.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -110,6 +119,18 @@ impl ProbeRecord {
                 })
                 .collect(),
             expect: p.expect.iter().map(|k| (k.target.text.clone(), k.value.outcome.clone())).collect(),
+            any_of: p
+                .expect
+                .iter()
+                .filter(|k| !k.value.alternatives.is_empty())
+                .map(|k| (k.target.text.clone(), k.value.alternatives.clone()))
+                .collect(),
+            documented: p
+                .expect
+                .iter()
+                .filter_map(|k| k.value.documented.clone().map(|d| (k.target.text.clone(), d)))
+                .chain(p.documented.iter().map(|k| (k.target.text.clone(), k.value.clone())))
+                .collect(),
             not_applicable: p.not_applicable.iter().map(|k| (k.target.text.clone(), k.value.clone())).collect(),
             unsupported: p.unsupported.iter().map(|k| (k.target.text.clone(), k.value.clone())).collect(),
         }

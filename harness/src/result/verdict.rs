@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::backend::Backend;
-use crate::suite::Probe;
+use crate::suite::{sort_rows, Probe};
 use crate::version::Version;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,7 +60,20 @@ pub fn judge(probe: &Probe, backend: Backend, version: Option<&Version>, observe
     }
     match probe.expected_for(backend, version) {
         None => Verdict::NoExpectation,
-        Some(e) if &e.value.outcome == outcome => Verdict::Pass,
+        Some(e) if e.value.allowed().any(|allowed| same_outcome(probe, allowed, outcome)) => Verdict::Pass,
         Some(e) => Verdict::Fail { expected: e.value.outcome.clone(), observed: outcome.clone() },
     }
+}
+
+/// Equal outcomes, where rows of an outcome the probe marks `unordered` may come in any
+/// order.
+fn same_outcome(probe: &Probe, expected: &[String], observed: &[String]) -> bool {
+    if expected == observed {
+        return true;
+    }
+    let unordered = probe.unordered_outcomes();
+    expected.len() == observed.len()
+        && expected.iter().zip(observed).enumerate().all(|(i, (e, o))| {
+            e == o || (unordered.get(i).copied().unwrap_or(false) && sort_rows(e) == sort_rows(o))
+        })
 }

@@ -19,7 +19,7 @@ use tokio::task::JoinHandle;
 use crate::backend::Backend;
 use crate::driver::{Canceller, Command, Session, SessionError};
 use crate::result::{StatementRecord, StepKind, StepRecord};
-use crate::suite::{Action, Probe, RestartKind, SessionSpec, Sql, Template};
+use crate::suite::{Action, Probe, RestartKind, SessionSpec, Sql, Step, Template};
 use crate::target::{Namespace, Target};
 
 #[derive(Debug, Clone, Copy)]
@@ -98,6 +98,7 @@ async fn run_case_bounded(probe: &Probe, target: &dyn Target, timing: &Timing, s
         sessions: HashMap::new(),
         pending: Vec::new(),
         transcript: Vec::new(),
+        harness_tails: HashMap::new(),
         stage,
         on_blocked,
     };
@@ -137,6 +138,10 @@ struct Case<'a> {
     sessions: HashMap<String, Slot>,
     pending: Vec<Pending>,
     transcript: Vec<StepRecord>,
+    /// Steps (by transcript record) that end with statements the harness added (Oracle's
+    /// COMMIT of an autocommit step): how many commands were sent, and how many of the
+    /// last ones are the harness's. Their observation is the step's own statements'.
+    harness_tails: HashMap<usize, (usize, usize)>,
     /// Where the case is, for the message if its deadline passes.
     stage: Arc<Mutex<String>>,
     on_blocked: OnBlocked<'a>,
@@ -206,7 +211,7 @@ impl Case<'_> {
     }
 
     async fn run(&mut self) -> Result<Vec<String>, String> {
-        let setup = self.statements(&self.probe.setup, "setup")?;
+        let setup = setup_statements(self.backend, self.statements(&self.probe.setup, "setup")?);
         if !setup.is_empty() {
             self.at("running its setup");
             let session = self.connect("setup").await?;
@@ -223,7 +228,8 @@ impl Case<'_> {
                 Action::Restart(kind) => self.restart(number, *kind).await?,
                 Action::Sql(sql) => {
                     let commands = self.statements(sql, &format!("step {number}"))?.into_iter().map(Command::Sql).collect();
-                    self.dispatch(number, StepKind::Sql, &step.session, commands).await?;
+                    let (commands, tail) = step_commands(self.backend, step, commands);
+                    self.dispatch(number, StepKind::Sql, &step.session, commands, tail).await?;
                 }
                 Action::Cursor { name, sql, fetch } => {
                     let command = match sql {
@@ -236,7 +242,8 @@ impl Case<'_> {
                         }
                         None => Command::Fetch { name: name.clone(), count: *fetch },
                     };
-                    self.dispatch(number, StepKind::Cursor, &step.session, vec![command]).await?;
+                    let (commands, tail) = step_commands(self.backend, step, vec![command]);
+                    self.dispatch(number, StepKind::Cursor, &step.session, commands, tail).await?;
                 }
             }
             self.settle(number).await?;
@@ -297,7 +304,7 @@ impl Case<'_> {
             let session = self.connect(&spec.name).await?;
             let session = self.record_session_state(session, &spec.name).await?;
             let mut init = Vec::new();
-            if let Some(level) = spec.isolation {
+            if let Some(level) = spec.isolation.for_backend(self.backend) {
                 init.extend(self.backend.dialect().set_isolation(level).map_err(|e| format!("session `{}`: {e}", spec.name))?);
             }
             init.extend(self.statements(&spec.init, &format!("session `{}` init", spec.name))?);
@@ -353,7 +360,7 @@ impl Case<'_> {
     }
 
     /// Starts a step; waits for it only as long as the blocking window.
-    async fn dispatch(&mut self, number: usize, kind: StepKind, session_name: &str, commands: Vec<Command>) -> Result<(), String> {
+    async fn dispatch(&mut self, number: usize, kind: StepKind, session_name: &str, commands: Vec<Command>, tail: usize) -> Result<(), String> {
         if matches!(self.sessions.get(session_name), Some(Slot::Busy)) {
             // The session's previous step is still blocked: like a client, wait for it.
             // If it never finishes, nothing later in the script can release it: the
@@ -377,9 +384,13 @@ impl Case<'_> {
         // is moved to a task of its own (most steps finish well inside the window, and
         // a spawn per step would cost more than the statement).
         let abandoned = session.canceller();
+        let sent = commands.len();
         let mut step = CancelIfAbandoned::new(execute_all(session, commands), abandoned);
         self.transcript.push(StepRecord::new(number, kind, session_name));
         let record = self.transcript.len() - 1;
+        if tail > 0 {
+            self.harness_tails.insert(record, (sent, tail));
+        }
         // Past the window a step counts as blocked, unless the server can tell and says
         // it is not waiting for a lock: then it is only slow (a busy machine, or a
         // statement that takes long), and is waited for, window by window, up to the step
@@ -419,9 +430,14 @@ impl Case<'_> {
     /// Records a finished step and returns its session to the idle pool.
     fn complete(&mut self, record: usize, session_name: &str, joined: Result<StepOutput, tokio::task::JoinError>, after: Option<usize>) -> Result<(), String> {
         let (session, statements, failure) = joined.map_err(|e| format!("session `{session_name}`: the session task failed: {e}"))?;
+        let own = match self.harness_tails.get(&record) {
+            Some(&(sent, tail)) => own_statements(&statements, sent, tail),
+            None => &statements[..],
+        };
+        let observed = observation(own);
         let r = &mut self.transcript[record];
         r.elapsed_ms = statements.iter().map(|s| s.elapsed_ms).sum();
-        r.observation = observation(&statements);
+        r.observation = observed;
         r.statements = statements;
         r.completed_after_step = after;
         match failure {
@@ -543,6 +559,66 @@ impl Case<'_> {
     }
 }
 
+/// How a backend begins a transaction; `None` where a transaction starts with the first
+/// statement (Oracle).
+pub fn begin_statement(backend: Backend) -> Option<&'static str> {
+    match backend {
+        Backend::Oracle => None,
+        _ => Some("BEGIN"),
+    }
+}
+
+/// What makes statements take effect as in autocommit mode on a backend whose sessions
+/// never autocommit (Oracle: COMMIT); `None` where sessions autocommit.
+pub fn autocommit_statement(backend: Backend) -> Option<&'static str> {
+    match backend {
+        Backend::Oracle => Some("COMMIT"),
+        _ => None,
+    }
+}
+
+/// A probe's setup as sent: on a backend whose sessions never autocommit, the harness
+/// commits it (a COMMIT after it, unless it ends with one).
+pub fn setup_statements(backend: Backend, mut statements: Vec<String>) -> Vec<String> {
+    if let (Some(commit), Some(last)) = (autocommit_statement(backend), statements.last()) {
+        if !last.trim().trim_end_matches(';').trim().eq_ignore_ascii_case(commit) {
+            statements.push(commit.to_string());
+        }
+    }
+    statements
+}
+
+/// The commands a step sends: the backend's BEGIN first for a step that begins a
+/// transaction, then its own, then the backend's COMMIT for an autocommit step. Also
+/// returns how many trailing commands the harness added.
+pub fn step_commands(backend: Backend, step: &Step, own: Vec<Command>) -> (Vec<Command>, usize) {
+    let mut commands = Vec::with_capacity(own.len() + 2);
+    if step.begin {
+        commands.extend(begin_statement(backend).map(|b| Command::Sql(b.to_string())));
+    }
+    commands.extend(own);
+    let mut tail = 0;
+    if step.autocommit {
+        if let Some(commit) = autocommit_statement(backend) {
+            commands.push(Command::Sql(commit.to_string()));
+            tail = 1;
+        }
+    }
+    (commands, tail)
+}
+
+/// The statements whose result is a step's observation: all of them, less the harness's
+/// trailing ones when those were all sent and succeeded.
+fn own_statements(statements: &[StatementRecord], sent: usize, tail: usize) -> &[StatementRecord] {
+    let n = statements.len();
+    let tail_ok = n == sent && n >= tail && statements[n - tail..].iter().all(|s| s.error.is_none() && s.failure.is_none());
+    if tail_ok && n > tail {
+        &statements[..n - tail]
+    } else {
+        statements
+    }
+}
+
 /// Runs commands in order, stopping at the first error; gives the session back.
 async fn execute_all(mut session: Box<dyn Session>, commands: Vec<Command>) -> StepOutput {
     let mut records = Vec::with_capacity(commands.len());
@@ -634,6 +710,48 @@ mod tests {
         r.diagnostics = diagnostics.iter().map(|(l, c)| Diagnostic { level: (*l).into(), code: (*c).into(), message: String::new() }).collect();
         r.tag = tag.map(Into::into);
         r
+    }
+
+    fn step(begin: bool, autocommit: bool) -> Step {
+        Step { session: "a".into(), action: Action::Sql(Sql::default()), outcome: false, begin, autocommit, unordered: false, name: None, line: 1 }
+    }
+
+    fn texts(commands: &[Command]) -> Vec<String> {
+        commands.iter().map(Command::text).collect()
+    }
+
+    #[test]
+    fn oracle_begins_with_the_first_statement_and_commits_autocommit_steps() {
+        let own = || vec![Command::Sql("INSERT INTO t VALUES (1)".into())];
+        let (c, tail) = step_commands(Backend::Oracle, &step(true, false), own());
+        assert_eq!((texts(&c), tail), (vec!["INSERT INTO t VALUES (1)".to_string()], 0));
+        let (c, tail) = step_commands(Backend::Oracle, &step(false, true), own());
+        assert_eq!((texts(&c), tail), (vec!["INSERT INTO t VALUES (1)".to_string(), "COMMIT".to_string()], 1));
+        for backend in [Backend::Postgres, Backend::Mysql, Backend::Mariadb, Backend::Sqlite] {
+            let (c, tail) = step_commands(backend, &step(true, false), own());
+            assert_eq!((texts(&c), tail), (vec!["BEGIN".to_string(), "INSERT INTO t VALUES (1)".to_string()], 0));
+            let (c, tail) = step_commands(backend, &step(false, true), own());
+            assert_eq!((texts(&c), tail), (vec!["INSERT INTO t VALUES (1)".to_string()], 0));
+        }
+    }
+
+    #[test]
+    fn oracle_setup_is_committed_once() {
+        let setup = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert_eq!(setup_statements(Backend::Oracle, setup(&["CREATE TABLE t (id INT)", "INSERT INTO t VALUES (1)"])), setup(&["CREATE TABLE t (id INT)", "INSERT INTO t VALUES (1)", "COMMIT"]));
+        assert_eq!(setup_statements(Backend::Oracle, setup(&["INSERT INTO t VALUES (1)", "commit"])), setup(&["INSERT INTO t VALUES (1)", "commit"]));
+        assert_eq!(setup_statements(Backend::Oracle, Vec::new()), Vec::<String>::new());
+        assert_eq!(setup_statements(Backend::Postgres, setup(&["CREATE TABLE t (id INT)"])), setup(&["CREATE TABLE t (id INT)"]));
+    }
+
+    #[test]
+    fn an_autocommit_step_is_observed_without_the_harness_commit() {
+        let ok = Response::Affected { count: 0 };
+        let insert = statement("INSERT INTO t VALUES (1)", Response::Affected { count: 1 }, &[], None);
+        let commit = statement("COMMIT", ok, &[], None);
+        assert_eq!(observation(own_statements(&[insert.clone(), commit.clone()], 2, 1)), "affected:1");
+        assert_eq!(observation(own_statements(&[insert.clone(), commit], 2, 0)), "ok");
+        assert_eq!(observation(own_statements(&[insert], 2, 1)), "affected:1");
     }
 
     #[test]

@@ -53,7 +53,11 @@ impl<'f> Reader<'f> {
         if let Some(e) = expected {
             d = d.expected(e);
         }
-        self.diags.borrow_mut().push(d);
+        // A table read once per variant of a probe reports each problem once.
+        let mut diags = self.diags.borrow_mut();
+        if !diags.0.contains(&d) {
+            diags.push(d);
+        }
     }
 
     pub fn has_errors(&self) -> bool {
@@ -125,6 +129,7 @@ impl<'f> Reader<'f> {
 }
 
 /// A table being read; keys that are never asked for are reported as unknown by `finish`.
+#[derive(Clone)]
 pub struct Table<'v, 'f> {
     pub reader: &'v Reader<'f>,
     table: &'v DeTable<'f>,

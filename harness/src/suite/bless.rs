@@ -21,6 +21,8 @@ use crate::version::Version;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Blessed {
     pub file: PathBuf,
+    /// The probe's `id` as written in the file (a parameterised or permuted probe's
+    /// copies share one; their keys then carry the copy's `[variant]`).
     pub probe: String,
     pub key: String,
     pub outcome: Vec<String>,
@@ -54,11 +56,16 @@ pub fn plan(results: &RunResults, suites: &[Suite]) -> Vec<Blessed> {
                 _ => {}
             }
         }
+        // A copy of a parameterised or permuted probe gets keys for its variant only.
+        let (table_id, suffix) = match &probe.variant {
+            Some(v) => (v.base_id.clone(), format!("[{}]", v.key)),
+            None => (probe.id.clone(), String::new()),
+        };
         for (backend, seen) in observed {
             let has_keys = probe.expect.iter().any(|e| e.target.backend == backend) || judged.contains_key(&backend);
             let all_agree = seen.windows(2).all(|w| w[0].1 == w[1].1);
             if !has_keys && all_agree {
-                out.push(Blessed { file: probe.file.clone(), probe: probe.id.clone(), key: backend.to_string(), outcome: seen[0].1.clone() });
+                out.push(Blessed { file: probe.file.clone(), probe: table_id.clone(), key: format!("{backend}{suffix}"), outcome: seen[0].1.clone() });
                 continue;
             }
             let mut keys: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -67,7 +74,7 @@ pub fn plan(results: &RunResults, suites: &[Suite]) -> Vec<Blessed> {
             }
             for (key, outcome) in keys {
                 if fits(probe, &key) {
-                    out.push(Blessed { file: probe.file.clone(), probe: probe.id.clone(), key, outcome });
+                    out.push(Blessed { file: probe.file.clone(), probe: table_id.clone(), key: format!("{key}{suffix}"), outcome });
                 }
             }
         }
@@ -166,5 +173,37 @@ mod tests {
         let (again, d) = crate::suite::parse(&SourceFile::new(&file, written));
         assert!(d.is_empty(), "the blessed file loads: {d}");
         assert_eq!(again.probes[0].expect.len(), 4);
+    }
+
+    #[test]
+    fn a_copy_of_a_parameterised_probe_gets_a_key_for_its_variant() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("s.toml");
+        let text = "area = \"a\"\n\n[[probe]]\nid = \"p\"\nparam.journal_mode = [\"delete\", \"wal\"]\nasks = \"?\"\ndocumented = { \"postgres=13\" = \"PostgreSQL 13 manual\" }\n[[probe.step]]\nsql = \"SELECT 1\"\n[probe.expect]\n\"sqlite[wal]\" = \"rows:(1)\"\npostgres = \"rows:(1)\"\n";
+        std::fs::write(&file, text).unwrap();
+        let (suite, d) = crate::suite::parse(&SourceFile::new(&file, text.into()));
+        assert!(d.is_empty(), "{d}");
+        let results = RunResults {
+            schema_version: SCHEMA_VERSION,
+            dbcompat_version: "t".into(),
+            started_at: String::new(),
+            finished_at: String::new(),
+            host: String::new(),
+            settings: RunSettings { blocking_window_ms: 0, step_timeout_ms: 0, filters: vec![], shard: None, repeat: 1 },
+            interrupted: None,
+            targets: vec![target("s", Backend::Sqlite, "3.46.0")],
+            probes: vec![],
+            cases: vec![case("p_delete", "s", "error:busy")],
+        };
+        let planned = plan(&results, &[suite]);
+        assert_eq!(planned.iter().map(|b| (b.probe.as_str(), b.key.as_str())).collect::<Vec<_>>(), [("p", "sqlite[delete]")]);
+        apply(&planned).unwrap();
+        let written = std::fs::read_to_string(&file).unwrap();
+        assert!(written.contains("\"sqlite[delete]\" = \"error:busy\""), "{written}");
+        assert!(!written.contains("documented = \"PostgreSQL 13"), "the citation is not restated as an outcome: {written}");
+        let (again, d) = crate::suite::parse(&SourceFile::new(&file, written));
+        assert!(d.is_empty(), "the blessed file loads: {d}");
+        let delete = again.probes.iter().find(|p| p.id == "p_delete").unwrap();
+        assert_eq!(delete.expected_for(Backend::Sqlite, None).unwrap().value.outcome, ["error:busy"]);
     }
 }

@@ -79,8 +79,14 @@ pub fn parse(file: &SourceFile) -> (Suite, Diagnostics) {
     let mut probes = Vec::new();
     if let Some(v) = probe_values {
         for table in reader.tables(v, "a probe") {
-            if let Some(p) = read_probe(table, default_area.as_ref(), &snippets) {
-                probes.push(Arc::new(p));
+            let variants = read_variants(table.clone());
+            let keys: Vec<String> = variants.iter().map(|v| v.key.clone()).collect();
+            if variants.is_empty() {
+                probes.extend(read_probe(table.clone(), default_area.as_ref(), &snippets, Var { this: None, keys: &keys }).map(Arc::new));
+            }
+            for variant in &variants {
+                let var = Var { this: Some(variant), keys: &keys };
+                probes.extend(read_probe(table.clone(), default_area.as_ref(), &snippets, var).map(Arc::new));
             }
         }
     } else if !reader.has_errors() {
@@ -94,7 +100,7 @@ fn read_snippets(reader: &Reader<'_>, value: &Value<'_>) -> Snippets {
     let mut out = BTreeMap::new();
     if let Some(table) = reader.as_table(value, "snippets") {
         for (name, v) in table.entries() {
-            if let Some(sql) = read_sql(reader, v, "a snippet") {
+            if let Some(sql) = read_sql(reader, v, "a snippet", Var::NONE) {
                 out.insert(name.value, sql);
             }
         }
@@ -103,12 +109,12 @@ fn read_snippets(reader: &Reader<'_>, value: &Value<'_>) -> Snippets {
 }
 
 /// SQL as a string, an array of statements, or a table of those keyed by dialect.
-fn read_sql(reader: &Reader<'_>, value: &Value<'_>, what: &str) -> Option<Sql> {
+fn read_sql(reader: &Reader<'_>, value: &Value<'_>, what: &str, var: Var<'_>) -> Option<Sql> {
     match value.get_ref() {
         DeValue::Table(_) => {
             let table = reader.as_table(value, "per-dialect SQL")?;
             let mut sql = Sql::default();
-            for (dialect, v) in table.entries() {
+            for (dialect, v) in var.entries(reader, &table) {
                 if !is_dialect_key(&dialect.value) {
                     reader.error(
                         dialect.span.clone(),
@@ -207,15 +213,26 @@ fn check_placeholders(reader: &Reader<'_>, value: &Value<'_>, snippets: &Snippet
     }
 }
 
-fn read_probe(mut t: Table<'_, '_>, default_area: Option<&Located<String>>, snippets: &Arc<Snippets>) -> Option<Probe> {
+fn is_probe_id(id: &str) -> bool {
+    !id.is_empty() && id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+fn read_probe(mut t: Table<'_, '_>, default_area: Option<&Located<String>>, snippets: &Arc<Snippets>, var: Var<'_>) -> Option<Probe> {
     let reader = t.reader;
     let line = reader.file.line_col(t.span.start).0;
-    let id = t.required_str("id");
-    if let Some(id) = &id {
-        if id.value.is_empty() || !id.value.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
+    let written_id = t.required_str("id");
+    if let Some(id) = &written_id {
+        if !is_probe_id(&id.value) {
             reader.error(id.span.clone(), format!("invalid probe id `{}`", id.value), Some("lower-case letters, digits and _".into()));
         }
     }
+    // Read by `read_variants`.
+    let _ = (t.get("param"), t.get("permutations"), t.get("ids"));
+    let variant = var.this.zip(written_id.as_ref()).map(|(v, id)| Variant { base_id: id.value.clone(), key: v.key.clone() });
+    let id = match var.this {
+        Some(v) => written_id.as_ref().map(|w| Located::new(v.id.clone(), w.span.clone())),
+        None => written_id.clone(),
+    };
     let area = t.str("area").or_else(|| default_area.cloned());
     if area.is_none() {
         t.missing("area", "a behaviour area (here or as `area` at the top of the file)");
@@ -223,24 +240,52 @@ fn read_probe(mut t: Table<'_, '_>, default_area: Option<&Located<String>>, snip
     let asks = t.required_str("asks");
     let claims = t.get("claim").map(|v| read_claims(reader, v)).unwrap_or_default();
     let note = t.str("note").map(|n| n.value);
-    let setup = read_sql_checked(&mut t, "setup", snippets);
-    let teardown = read_sql_checked(&mut t, "teardown", snippets);
+    let mut setup = read_sql_checked(&mut t, "setup", snippets, var);
+    if let Some(mode) = var.this.and_then(|v| v.journal_mode.as_deref()) {
+        // The journal mode is the database file's: set first, before any table exists.
+        let setup = setup.get_or_insert_with(Sql::default);
+        let mut sqlite = vec![Template::literal(format!("PRAGMA journal_mode = {}", mode.to_ascii_uppercase()))];
+        sqlite.extend(setup.for_backend(Backend::Sqlite).unwrap_or_default().iter().cloned());
+        setup.by_dialect.insert("sqlite".into(), sqlite);
+    }
+    let teardown = read_sql_checked(&mut t, "teardown", snippets, var);
     let sessions = match t.get("sessions") {
-        Some(v) => read_sessions(reader, v, snippets),
-        None => vec![SessionSpec { name: "a".into(), isolation: None, init: Sql::default() }],
+        Some(v) => read_sessions(reader, v, snippets, var),
+        None => vec![SessionSpec { name: "a".into(), isolation: IsolationSpec::default(), init: Sql::default() }],
     };
-    let steps: Vec<(Step, Option<Located<String>>)> = match t.get("step") {
-        Some(v) => reader.tables(v, "a step").into_iter().filter_map(|s| read_step(s, &sessions, snippets)).collect(),
+    let unordered = t.bool("unordered").unwrap_or(false);
+    let mut steps: Vec<(Step, Option<Located<String>>)> = match t.get("step") {
+        Some(v) => reader.tables(v, "a step").into_iter().filter_map(|s| read_step(s, &sessions, snippets, var)).collect(),
         None => {
             t.missing("step", "at least one [[probe.step]]");
             Vec::new()
         }
     };
+    for (step, _) in &mut steps {
+        step.unordered |= unordered;
+    }
+    if let Some(order) = var.this.and_then(|v| v.order.as_ref()) {
+        steps = order.iter().filter_map(|name| steps.iter().find(|(s, _)| s.name.as_deref() == Some(name.as_str())).cloned()).collect();
+    }
     let outcome_count = steps.iter().filter(|(s, _)| s.outcome).count().max(1);
-    let expect = t.get("expect").map(|v| read_expect(reader, v, outcome_count)).unwrap_or_default();
-    let not_applicable = t.get("not_applicable").map(|v| read_not_applicable(reader, v)).unwrap_or_default();
-    let undefined = t.get("undefined").map(|v| read_reasons(reader, v, "undefined")).unwrap_or_default();
-    let unsupported = t.get("unsupported").map(|v| read_reasons(reader, v, "unsupported")).unwrap_or_default();
+    let mut expect = t.get("expect").map(|v| read_expect(reader, v, outcome_count, var)).unwrap_or_default();
+    let (mut not_applicable, others) = t.get("not_applicable").map(|v| read_not_applicable(reader, v, var)).unwrap_or_default();
+    let undefined = t.get("undefined").map(|v| read_reasons(reader, v, "undefined", var)).unwrap_or_default();
+    let unsupported = t.get("unsupported").map(|v| read_reasons(reader, v, "unsupported", var)).unwrap_or_default();
+    if let Some(reason) = others {
+        // MariaDB has an expectation through a bare `mysql` key, too.
+        let expected = |b: Backend| expect.iter().any(|k| k.target.backend == b || (b == Backend::Mariadb && k.target.backend == Backend::Mysql && k.target.range.is_any()));
+        let named = |b: Backend| [&not_applicable, &undefined, &unsupported].iter().any(|l| l.iter().any(|k| k.target.backend == b)) || expected(b);
+        let rest: Vec<Backend> = Backend::ALL.into_iter().filter(|b| !named(*b)).collect();
+        if rest.is_empty() {
+            reader.error(reason.span.clone(), "`others` covers no backend: every backend has a key of its own", Some("no `others` key, or fewer keys of single backends".into()));
+        }
+        for b in rest {
+            let target = Selector::parse(b.name()).expect("a backend's name is a selector");
+            not_applicable.push(Keyed { target, value: reason.value.clone() });
+        }
+    }
+    let documented = t.get("documented").map(|v| read_documented(reader, v, &mut expect, var)).unwrap_or_default();
     let runs_alone = t.bool("runs_alone").unwrap_or(false);
     let head = t.span.start..t.span.start;
     t.finish();
@@ -259,6 +304,8 @@ fn read_probe(mut t: Table<'_, '_>, default_area: Option<&Located<String>>, snip
     }
     Some(Probe {
         id: id?.value,
+        documented,
+        variant,
         area: area?.value,
         asks: asks?.value,
         claims,
@@ -278,10 +325,10 @@ fn read_probe(mut t: Table<'_, '_>, default_area: Option<&Located<String>>, snip
     })
 }
 
-fn read_sql_checked(t: &mut Table<'_, '_>, key: &'static str, snippets: &Snippets) -> Option<Sql> {
+fn read_sql_checked(t: &mut Table<'_, '_>, key: &'static str, snippets: &Snippets, var: Var<'_>) -> Option<Sql> {
     let v = t.get(key)?;
     check_placeholders(t.reader, v, snippets);
-    read_sql(t.reader, v, key)
+    read_sql(t.reader, v, key, var)
 }
 
 fn read_claims(reader: &Reader<'_>, value: &Value<'_>) -> Vec<Claim> {
@@ -292,7 +339,7 @@ fn read_claims(reader: &Reader<'_>, value: &Value<'_>) -> Vec<Claim> {
             let source = c.required_str("source");
             let section = c.required_str("section");
             let text = c.required_str("text");
-            let predicts = c.get("predicts").map(|v| read_keyed_outcomes(reader, v, None)).unwrap_or_default();
+            let predicts = c.get("predicts").map(|v| read_keyed_outcomes(reader, v)).unwrap_or_default();
             let outcomes = c.positions("outcome").unwrap_or_default();
             let columns = c.positions("columns").unwrap_or_default();
             let hedged = c.bool("hedged").unwrap_or(false);
@@ -306,7 +353,7 @@ fn read_claims(reader: &Reader<'_>, value: &Value<'_>) -> Vec<Claim> {
         .collect()
 }
 
-fn read_sessions(reader: &Reader<'_>, value: &Value<'_>, snippets: &Snippets) -> Vec<SessionSpec> {
+fn read_sessions(reader: &Reader<'_>, value: &Value<'_>, snippets: &Snippets, var: Var<'_>) -> Vec<SessionSpec> {
     let Some(table) = reader.as_table(value, "sessions") else { return Vec::new() };
     if table.entries().next().is_none() {
         reader.error(value.span(), "no sessions: every step would be dropped", Some("at least one session, e.g. sessions.a = {}".into()));
@@ -314,25 +361,59 @@ fn read_sessions(reader: &Reader<'_>, value: &Value<'_>, snippets: &Snippets) ->
     let mut out = Vec::new();
     for (name, v) in table.entries() {
         let Some(mut s) = reader.as_table(v, "a session") else { continue };
-        let isolation = s.str("isolation").and_then(|i| {
-            let parsed = Isolation::parse(&i.value);
-            if parsed.is_none() {
-                reader.error(i.span, format!("unknown isolation level `{}`", i.value), Some(Isolation::NAMES.into()));
-            }
-            parsed
-        });
-        let init = read_sql_checked(&mut s, "init", snippets).unwrap_or_default();
+        let isolation = s.get("isolation").map(|i| read_isolation(reader, i, var)).unwrap_or_default();
+        let init = read_sql_checked(&mut s, "init", snippets, var).unwrap_or_default();
         s.finish();
         out.push(SessionSpec { name: name.value, isolation, init });
     }
     out
 }
 
-fn read_step(mut s: Table<'_, '_>, sessions: &[SessionSpec], snippets: &Snippets) -> Option<(Step, Option<Located<String>>)> {
+/// One level for every backend (`"serializable"`) or a table keyed by dialect; `"param"`
+/// is the level of the probe's `param.isolation` variant.
+fn read_isolation(reader: &Reader<'_>, value: &Value<'_>, var: Var<'_>) -> IsolationSpec {
+    let level = |text: &Located<String>| -> Option<Isolation> {
+        if text.value == "param" {
+            let level = var.this.and_then(|v| v.isolation);
+            if level.is_none() {
+                reader.error(text.span.clone(), "isolation `param` but the probe has no isolation parameter", Some("param.isolation = [\"read committed\", ...] on the probe".into()));
+            }
+            return level;
+        }
+        let parsed = Isolation::parse(&text.value);
+        if parsed.is_none() {
+            reader.error(text.span.clone(), format!("unknown isolation level `{}`", text.value), Some(format!("{}, or param", Isolation::NAMES)));
+        }
+        parsed
+    };
+    let mut spec = IsolationSpec::default();
+    match value.get_ref() {
+        DeValue::Table(_) => {
+            let Some(table) = reader.as_table(value, "isolation by dialect") else { return spec };
+            for (dialect, v) in var.entries(reader, &table) {
+                if !is_dialect_key(&dialect.value) {
+                    reader.error(dialect.span.clone(), format!("unknown dialect `{}` in isolation", dialect.value), Some(format!("one of: default, {}", Backend::names())));
+                    continue;
+                }
+                if let Some(l) = reader.string(v, "an isolation level").as_ref().and_then(level) {
+                    spec.by_dialect.insert(dialect.value, l);
+                }
+            }
+        }
+        _ => {
+            if let Some(l) = reader.string(value, "an isolation level, or a table of them keyed by dialect").as_ref().and_then(level) {
+                spec = IsolationSpec::all(l);
+            }
+        }
+    }
+    spec
+}
+
+fn read_step(mut s: Table<'_, '_>, sessions: &[SessionSpec], snippets: &Snippets, var: Var<'_>) -> Option<(Step, Option<Located<String>>)> {
     let reader = s.reader;
     let line = reader.file.line_col(s.span.start).0;
     let session = s.str("session");
-    let sql = read_sql_checked(&mut s, "sql", snippets);
+    let sql = read_sql_checked(&mut s, "sql", snippets, var);
     let cursor = s.str("cursor");
     if let Some(c) = &cursor {
         let mut chars = c.value.chars();
@@ -347,8 +428,20 @@ fn read_step(mut s: Table<'_, '_>, sessions: &[SessionSpec], snippets: &Snippets
     let restart = s.bool("restart").unwrap_or(false);
     let crash = s.bool("crash").unwrap_or(false);
     let outcome = s.bool("outcome").unwrap_or(false);
+    let begin = s.bool("begin").unwrap_or(false);
+    let autocommit = s.bool("autocommit").unwrap_or(false);
+    let unordered = s.bool("unordered").unwrap_or(false);
+    let name = s.str("name");
+    if let Some(n) = &name {
+        if !is_probe_id(&n.value) {
+            reader.error(n.span.clone(), format!("invalid step name `{}`", n.value), Some("lower-case letters, digits and _".into()));
+        }
+    }
     let head = s.span.start..s.span.start;
     s.finish();
+    if begin && autocommit {
+        reader.error(head.clone(), "a step that begins a transaction does not run in autocommit mode", Some("begin = true or autocommit = true, not both".into()));
+    }
 
     let session_name = match &session {
         Some(name) if sessions.iter().any(|x| x.name == name.value) => name.value.clone(),
@@ -365,6 +458,10 @@ fn read_step(mut s: Table<'_, '_>, sessions: &[SessionSpec], snippets: &Snippets
     }
     let kind = if crash { RestartKind::Crash } else { RestartKind::Clean };
     let action = match (restart || crash, &cursor, sql) {
+        (true, None, None) if begin || autocommit => {
+            reader.error(head, format!("a {} step sends no statements to begin or commit", kind.name()), Some(format!("{} = true alone", kind.name())));
+            return None;
+        }
         (true, None, None) => Action::Restart(kind),
         (true, _, _) => {
             reader.error(head, format!("a {} step has no `sql` or `cursor`", kind.name()), Some(format!("{} = true alone", kind.name())));
@@ -382,7 +479,8 @@ fn read_step(mut s: Table<'_, '_>, sessions: &[SessionSpec], snippets: &Snippets
             return None;
         }
     };
-    Some((Step { session: session_name, action, outcome, line }, cursor))
+    let name = name.map(|n| n.value);
+    Some((Step { session: session_name, action, outcome, begin, autocommit, unordered, name, line }, cursor))
 }
 
 /// A fetch must follow an open of the same cursor on the same session.
@@ -455,11 +553,11 @@ fn read_outcomes(reader: &Reader<'_>, value: &Value<'_>, count: Option<usize>) -
     ok.then(|| outcomes.into_iter().map(|o| o.value).collect())
 }
 
-fn read_keyed_outcomes(reader: &Reader<'_>, value: &Value<'_>, count: Option<usize>) -> Vec<Keyed<Vec<String>>> {
+fn read_keyed_outcomes(reader: &Reader<'_>, value: &Value<'_>) -> Vec<Keyed<Vec<String>>> {
     let Some(table) = reader.as_table(value, "outcomes by backend") else { return Vec::new() };
     let mut entries = Vec::new();
     for (key, v) in table.entries() {
-        if let (Some(target), Some(value)) = (read_selector(reader, &key), read_outcomes(reader, v, count)) {
+        if let (Some(target), Some(value)) = (read_selector(reader, &key), read_outcomes(reader, v, None)) {
             entries.push((Keyed { target, value }, key));
         }
     }
@@ -467,44 +565,363 @@ fn read_keyed_outcomes(reader: &Reader<'_>, value: &Value<'_>, count: Option<usi
     entries.into_iter().map(|(k, _)| k).collect()
 }
 
-fn read_expect(reader: &Reader<'_>, value: &Value<'_>, count: usize) -> Vec<Keyed<Expected>> {
+/// `any_of = [...]`: outcomes of which the database documents that either may happen.
+fn read_any_of(reader: &Reader<'_>, value: &Value<'_>, count: usize) -> Option<Vec<Vec<String>>> {
+    let DeValue::Array(items) = value.get_ref() else {
+        reader.wrong_type(value.span(), value.get_ref(), "an array of outcomes (any_of)");
+        return None;
+    };
+    let mut out = Vec::new();
+    let mut ok = true;
+    for item in items.iter() {
+        let one = match item.get_ref() {
+            DeValue::String(_) if count > 1 => {
+                reader.error(item.span(), format!("one outcome in `any_of` of a probe that observes {count} steps"), Some(format!("an array of {count} outcomes per alternative")));
+                None
+            }
+            _ => read_outcomes(reader, item, Some(count)),
+        };
+        match one {
+            Some(o) if out.contains(&o) => reader.error(item.span(), "the same outcome twice in `any_of`", Some("different outcomes".into())),
+            Some(o) => out.push(o),
+            None => ok = false,
+        }
+    }
+    if ok && out.len() < 2 {
+        reader.error(value.span(), "`any_of` with fewer than two outcomes", Some("two or more outcomes; one is written as the expectation itself".into()));
+        return None;
+    }
+    ok.then_some(out)
+}
+
+fn read_expect(reader: &Reader<'_>, value: &Value<'_>, count: usize, var: Var<'_>) -> Vec<Keyed<Expected>> {
     let Some(table) = reader.as_table(value, "expectations") else { return Vec::new() };
     let mut entries = Vec::new();
-    for (key, v) in table.entries() {
+    for (key, v) in var.entries(reader, &table) {
         let target = read_selector(reader, &key);
         let expected = match v.get_ref() {
             DeValue::Table(_) => reader.as_table(v, "an expectation").and_then(|mut e| {
-                let outcome = e.get("outcome").and_then(|o| read_outcomes(reader, o, Some(count)));
-                if outcome.is_none() && e.get("outcome").is_none() {
-                    e.missing("outcome", "the expected outcome");
-                }
+                let outcome = e.get("outcome");
+                let any_of = e.get("any_of");
                 let documented = e.str("documented").map(|d| d.value);
+                let head = e.span.start..e.span.start;
                 e.finish();
-                Some(Expected { outcome: outcome?, documented })
+                match (outcome, any_of) {
+                    (Some(o), None) => Some(Expected { outcome: read_outcomes(reader, o, Some(count))?, alternatives: Vec::new(), documented }),
+                    (None, Some(a)) => {
+                        let mut all = read_any_of(reader, a, count)?;
+                        let first = all.remove(0);
+                        Some(Expected { outcome: first, alternatives: all, documented })
+                    }
+                    (Some(_), Some(_)) => {
+                        reader.error(head, "an expectation with both `outcome` and `any_of`", Some("outcome = ... for one outcome, any_of = [...] for several".into()));
+                        None
+                    }
+                    (None, None) => {
+                        reader.error(head, "an expectation is missing the key `outcome`", Some("the expected outcome (outcome = ...) or the outcomes allowed (any_of = [...])".into()));
+                        None
+                    }
+                }
             }),
-            _ => read_outcomes(reader, v, Some(count)).map(|outcome| Expected { outcome, documented: None }),
+            _ => read_outcomes(reader, v, Some(count)).map(|outcome| Expected { outcome, alternatives: Vec::new(), documented: None }),
         };
         if let (Some(target), Some(value)) = (target, expected) {
             entries.push((Keyed { target, value }, key));
         }
     }
     check_overlaps(reader, &entries);
+    check_restated(reader, &entries);
     entries.into_iter().map(|(k, _)| k).collect()
 }
 
-fn read_not_applicable(reader: &Reader<'_>, value: &Value<'_>) -> Vec<Keyed<String>> {
-    read_reasons(reader, value, "not_applicable")
+/// The key a ranged expectation falls back to: the same backend's bare key (MariaDB:
+/// else MySQL's bare key).
+fn fallback<'e, T>(entries: &'e [(Keyed<T>, Located<String>)], ranged: &Keyed<T>) -> Option<&'e (Keyed<T>, Located<String>)> {
+    let bare = |b: Backend| entries.iter().find(|(k, _)| k.target.backend == b && k.target.range.is_any());
+    bare(ranged.target.backend).or_else(|| (ranged.target.backend == Backend::Mariadb).then(|| bare(Backend::Mysql)).flatten())
+}
+
+/// A documented expectation for a version range that says what its backend's bare key
+/// says adds only a citation: that belongs in `documented`.
+fn check_restated(reader: &Reader<'_>, entries: &[(Keyed<Expected>, Located<String>)]) {
+    for (e, key) in entries {
+        if e.value.documented.is_none() || e.target.range.is_any() {
+            continue;
+        }
+        if let Some((bare, bare_key)) = fallback(entries, e) {
+            if bare.value.outcome == e.value.outcome && bare.value.alternatives == e.value.alternatives {
+                reader.error(
+                    key.span.clone(),
+                    format!("`{}` restates the outcome of `{}`; only its documentation is new", key.value, bare_key.value),
+                    Some(format!("the citation alone, in the probe's documented = {{ \"{}\" = \"...\" }}; an expectation here only where the documentation predicts another outcome", key.value)),
+                );
+            }
+        }
+    }
+}
+
+/// `documented = { selector = "source" }`: where the documentation for targets that do
+/// not run here comes from, for targets whose outcome the other keys already give. A key
+/// that has a plain expectation of its own takes the citation into that expectation.
+fn read_documented(reader: &Reader<'_>, value: &Value<'_>, expect: &mut [Keyed<Expected>], var: Var<'_>) -> Vec<Keyed<String>> {
+    let Some(table) = reader.as_table(value, "documented") else { return Vec::new() };
+    let mut entries: Vec<(Keyed<String>, Located<String>)> = Vec::new();
+    for (key, v) in var.entries(reader, &table) {
+        let (Some(target), Some(source)) = (read_selector(reader, &key), reader.string(v, "the documentation cited")) else { continue };
+        if source.value.trim().is_empty() {
+            reader.error(source.span.clone(), "an empty citation", Some("the document and section the outcome is taken from".into()));
+            continue;
+        }
+        if let Some(own) = expect.iter_mut().find(|e| e.target.text == target.text) {
+            if own.value.documented.is_some() {
+                reader.error(key.span.clone(), format!("`{}` is cited twice: here and in its expectation", key.value), Some("one citation, in the expectation or in documented".into()));
+            } else {
+                own.value.documented = Some(source.value);
+            }
+            continue;
+        }
+        let covered = expect.iter().any(|e| {
+            (e.target.backend == target.backend && (e.target.range.is_any() || e.target.range.overlaps(&target.range)))
+                || (target.backend == Backend::Mariadb && e.target.backend == Backend::Mysql && e.target.range.is_any())
+        });
+        if !covered {
+            reader.error(
+                key.span.clone(),
+                format!("`{}` cites documentation for an outcome the probe does not expect", key.value),
+                Some(format!("an expectation for {} in [probe.expect] (a bare key, or this key with its documented outcome)", target.backend)),
+            );
+            continue;
+        }
+        entries.push((Keyed { target, value: source.value }, key));
+    }
+    check_overlaps(reader, &entries);
+    entries.into_iter().map(|(k, _)| k).collect()
+}
+
+/// `not_applicable`: reasons by selector, and `others`, the reason for every backend that
+/// no key of the probe's expectations or reasons names.
+fn read_not_applicable(reader: &Reader<'_>, value: &Value<'_>, var: Var<'_>) -> (Vec<Keyed<String>>, Option<Located<String>>) {
+    let Some(table) = reader.as_table(value, "not_applicable") else { return (Vec::new(), None) };
+    let mut entries = Vec::new();
+    let mut others = None;
+    for (key, v) in var.entries(reader, &table) {
+        if key.value == "others" {
+            others = reader.string(v, "the reason");
+            continue;
+        }
+        if let (Some(target), Some(reason)) = (read_selector(reader, &key), reader.string(v, "the reason")) {
+            entries.push((Keyed { target, value: reason.value }, key));
+        }
+    }
+    check_overlaps(reader, &entries);
+    (entries.into_iter().map(|(k, _)| k).collect(), others)
 }
 
 /// A table of reasons keyed by backend selector (`not_applicable`, `undefined`).
-fn read_reasons(reader: &Reader<'_>, value: &Value<'_>, what: &'static str) -> Vec<Keyed<String>> {
+fn read_reasons(reader: &Reader<'_>, value: &Value<'_>, what: &'static str, var: Var<'_>) -> Vec<Keyed<String>> {
     let Some(table) = reader.as_table(value, what) else { return Vec::new() };
     let mut entries = Vec::new();
-    for (key, v) in table.entries() {
+    for (key, v) in var.entries(reader, &table) {
         if let (Some(target), Some(reason)) = (read_selector(reader, &key), reader.string(v, "the reason")) {
             entries.push((Keyed { target, value: reason.value }, key));
         }
     }
     check_overlaps(reader, &entries);
     entries.into_iter().map(|(k, _)| k).collect()
+}
+
+/// One copy of a parameterised or permuted probe.
+#[derive(Debug, Clone)]
+struct VariantSpec {
+    /// Written in `[...]` after keys that hold for this copy only.
+    key: String,
+    id: String,
+    isolation: Option<Isolation>,
+    journal_mode: Option<String>,
+    /// The step names in the order this copy runs them.
+    order: Option<Vec<String>>,
+}
+
+/// The variant a probe is read for, and the keys of all its variants.
+#[derive(Clone, Copy)]
+struct Var<'a> {
+    this: Option<&'a VariantSpec>,
+    keys: &'a [String],
+}
+
+impl<'a> Var<'a> {
+    const NONE: Var<'static> = Var { this: None, keys: &[] };
+
+    /// A table's entries as they hold for this variant: `key[v]` stands in for `key`
+    /// in variant `v` and is left out of the others.
+    fn entries<'v, 'f>(&self, reader: &Reader<'_>, table: &Table<'v, 'f>) -> Vec<(Located<String>, &'v Value<'f>)> {
+        let all: Vec<(Located<String>, &'v Value<'f>)> = table.entries().collect();
+        let mut for_this = Vec::new();
+        let mut plain = Vec::new();
+        for (key, v) in all {
+            let Some((base, variant)) = key.value.strip_suffix(']').and_then(|k| k.split_once('[')) else {
+                plain.push((key, v));
+                continue;
+            };
+            let (base, variant) = (base.trim().to_string(), variant.trim());
+            if !self.keys.iter().any(|k| k == variant) {
+                let expected = if self.keys.is_empty() {
+                    "a key without [...]: the probe has no param or permutations".to_string()
+                } else {
+                    format!("one of the probe's variants in [...]: {}", self.keys.join(", "))
+                };
+                reader.error(key.span.clone(), format!("`{}` names no variant of this probe", key.value), Some(expected));
+                continue;
+            }
+            if self.this.is_some_and(|t| t.key == variant) {
+                for_this.push((Located::new(base, key.span.clone()), v));
+            }
+        }
+        plain.retain(|(k, _)| !for_this.iter().any(|(o, _)| o.value == k.value));
+        plain.extend(for_this);
+        plain
+    }
+}
+
+/// Journal modes SQLite knows.
+const JOURNAL_MODES: [&str; 6] = ["delete", "truncate", "persist", "memory", "wal", "off"];
+
+/// The copies a `[[probe]]` stands for: one per value of `param.isolation`,
+/// `param.journal_mode` or `param.values`, or one per step order of `permutations`;
+/// none for a plain probe. Ids are `ids[i]`, or the written id, `_` and the variant.
+fn read_variants(mut t: Table<'_, '_>) -> Vec<VariantSpec> {
+    let reader = t.reader;
+    let id = t.get("id").and_then(|v| match v.get_ref() {
+        DeValue::String(s) => Some(s.to_string()),
+        _ => None,
+    });
+    let param = t.get("param");
+    let permutations = t.get("permutations");
+    let ids = t.get("ids");
+    let head = t.span.start..t.span.start;
+    let mut variants: Vec<VariantSpec> = Vec::new();
+    let blank = |key: String| VariantSpec { key, id: String::new(), isolation: None, journal_mode: None, order: None };
+    match (param, permutations) {
+        (Some(_), Some(_)) => {
+            reader.error(head.clone(), "a probe with both `param` and `permutations`", Some("one of them; write two probes for both".into()));
+            return Vec::new();
+        }
+        (Some(p), None) => {
+            let Some(mut table) = reader.as_table(p, "param") else { return Vec::new() };
+            let kinds = [table.get("isolation"), table.get("journal_mode"), table.get("values")];
+            let pspan = table.span.clone();
+            table.finish();
+            let given: Vec<(usize, &Value<'_>)> = kinds.iter().enumerate().filter_map(|(i, v)| v.map(|v| (i, v))).collect();
+            let [(kind, values)] = given.as_slice() else {
+                reader.error(pspan, "`param` names one parameter", Some("one of: isolation = [...], journal_mode = [...], values = [...]".into()));
+                return Vec::new();
+            };
+            let Some(values) = reader.strings(values, "parameter values") else { return Vec::new() };
+            for v in values {
+                let mut spec = blank(v.value.clone());
+                match kind {
+                    0 => match Isolation::parse(&v.value) {
+                        Some(level) => spec.isolation = Some(level),
+                        None => reader.error(v.span.clone(), format!("unknown isolation level `{}`", v.value), Some(Isolation::NAMES.into())),
+                    },
+                    1 if JOURNAL_MODES.contains(&v.value.to_ascii_lowercase().as_str()) => spec.journal_mode = Some(v.value.to_ascii_lowercase()),
+                    1 => reader.error(v.span.clone(), format!("unknown journal mode `{}`", v.value), Some(JOURNAL_MODES.join(", "))),
+                    _ if v.value.trim().is_empty() || v.value.contains(['[', ']']) => {
+                        reader.error(v.span.clone(), format!("invalid parameter value `{}`", v.value), Some("a short name without [ or ]".into()))
+                    }
+                    _ => {}
+                }
+                if variants.iter().any(|x| x.key == spec.key) {
+                    reader.error(v.span.clone(), format!("the value `{}` twice", v.value), Some("different parameter values".into()));
+                }
+                variants.push(spec);
+            }
+        }
+        (None, Some(p)) => {
+            let DeValue::Array(orders) = p.get_ref() else {
+                reader.wrong_type(p.span(), p.get_ref(), "an array of step orders, e.g. [[\"a\", \"b\"], [\"b\", \"a\"]] (permutations)");
+                return Vec::new();
+            };
+            let names: Vec<Option<String>> = t
+                .get("step")
+                .map(|s| match s.get_ref() {
+                    DeValue::Array(steps) => steps
+                        .iter()
+                        .map(|st| match st.get_ref() {
+                            DeValue::Table(tb) => tb.get("name").and_then(|n| match n.get_ref() {
+                                DeValue::String(s) => Some(s.to_string()),
+                                _ => None,
+                            }),
+                            _ => None,
+                        })
+                        .collect(),
+                    _ => Vec::new(),
+                })
+                .unwrap_or_default();
+            if names.iter().any(Option::is_none) {
+                reader.error(p.span(), "permutations of steps without a name", Some("name = \"...\" on every step of a probe with permutations".into()));
+                return Vec::new();
+            }
+            let names: Vec<String> = names.into_iter().flatten().collect();
+            for (i, n) in names.iter().enumerate() {
+                if names[..i].contains(n) {
+                    reader.error(p.span(), format!("two steps are named `{n}`"), Some("step names used once in a probe".into()));
+                    return Vec::new();
+                }
+            }
+            for order in orders.iter() {
+                let Some(steps) = reader.strings(order, "step names") else { continue };
+                if steps.is_empty() {
+                    reader.error(order.span(), "an empty permutation", Some("the names of the steps to run, in order".into()));
+                    continue;
+                }
+                for (i, s) in steps.iter().enumerate() {
+                    if !names.contains(&s.value) {
+                        reader.error(s.span.clone(), format!("no step is named `{}`", s.value), Some(format!("one of the probe's steps: {}", names.join(", "))));
+                    } else if steps[..i].iter().any(|x| x.value == s.value) {
+                        reader.error(s.span.clone(), format!("step `{}` twice in one permutation", s.value), Some("each step at most once".into()));
+                    }
+                }
+                let order: Vec<String> = steps.into_iter().map(|s| s.value).collect();
+                let key = order.join("_");
+                if variants.iter().any(|v| v.key == key) {
+                    reader.error(p.span(), format!("the permutation `{key}` twice"), Some("different step orders".into()));
+                }
+                variants.push(VariantSpec { order: Some(order), ..blank(key) });
+            }
+            if variants.is_empty() {
+                reader.error(p.span(), "no permutations", Some("at least one step order".into()));
+            }
+        }
+        (None, None) => {
+            if let Some(i) = ids {
+                reader.error(i.span(), "`ids` on a probe without `param` or `permutations`", Some("ids beside param or permutations, one per variant".into()));
+            }
+            return Vec::new();
+        }
+    }
+    let given_ids = ids.and_then(|v| reader.strings(v, "probe ids"));
+    if let Some(given) = &given_ids {
+        if given.len() != variants.len() {
+            let span = ids.map(|v| v.span()).unwrap_or(head);
+            reader.error(span, format!("{} ids for {} variants", given.len(), variants.len()), Some(format!("{} ids, one per variant in order", variants.len())));
+            return Vec::new();
+        }
+        for g in given {
+            if !is_probe_id(&g.value) {
+                reader.error(g.span.clone(), format!("invalid probe id `{}`", g.value), Some("lower-case letters, digits and _".into()));
+            }
+        }
+    }
+    let base = id.unwrap_or_default();
+    for (i, v) in variants.iter_mut().enumerate() {
+        v.id = match &given_ids {
+            Some(g) => g[i].value.clone(),
+            None => {
+                let slug: String = v.key.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).collect();
+                format!("{base}_{slug}")
+            }
+        };
+    }
+    variants
 }

@@ -39,11 +39,29 @@ pub struct Probe {
     /// Targets where dbcompat itself cannot run the probe (a limit of the harness, not
     /// of the database): counted and shown apart from not applicable.
     pub unsupported: Vec<Keyed<String>>,
+    /// Vendor documentation by target selector, for targets that cannot run here and
+    /// whose documented outcome is the one their backend's other keys give: the
+    /// citation without a restated outcome. (A documented *different* outcome is an
+    /// `expect` entry with its own `documented`.)
+    pub documented: Vec<Keyed<String>>,
+    /// Set when the probe is one of several the loader made from one `[[probe]]`
+    /// (a parameter or a step order): the id written in the file and the variant.
+    pub variant: Option<Variant>,
     /// Must not share its target with other cases (restarts, server-wide settings).
     pub runs_alone: bool,
     pub snippets: Arc<Snippets>,
     pub file: PathBuf,
     pub line: usize,
+}
+
+/// Which copy of a parameterised or permuted `[[probe]]` a probe is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Variant {
+    /// The `id` written in the file.
+    pub base_id: String,
+    /// The parameter value or the step order (names joined by `_`), as written in
+    /// `[...]` after keys that hold for this variant only (`"sqlite[wal]"`).
+    pub key: String,
 }
 
 /// A documentation sentence the probe checks.
@@ -97,11 +115,28 @@ impl Sql {
 /// Named per-dialect SQL fragments, written `{{name}}` inside SQL.
 pub type Snippets = BTreeMap<String, Sql>;
 
+/// A session's isolation level, one for every backend or keyed by dialect (a backend
+/// takes its own key, then a related one, then `default`, like SQL).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IsolationSpec {
+    pub by_dialect: BTreeMap<String, Isolation>,
+}
+
+impl IsolationSpec {
+    pub fn all(level: Isolation) -> Self {
+        IsolationSpec { by_dialect: BTreeMap::from([("default".to_string(), level)]) }
+    }
+
+    pub fn for_backend(&self, backend: Backend) -> Option<Isolation> {
+        backend.dialects().iter().chain(std::iter::once(&"default")).find_map(|d| self.by_dialect.get(*d)).copied()
+    }
+}
+
 /// A named connection and how it is set up after connecting.
 #[derive(Debug, Clone)]
 pub struct SessionSpec {
     pub name: String,
-    pub isolation: Option<Isolation>,
+    pub isolation: IsolationSpec,
     /// Statements run right after connecting (sql_mode, PRAGMAs, collation).
     pub init: Sql,
 }
@@ -140,6 +175,16 @@ pub struct Step {
     pub action: Action,
     /// This step's observation is (part of) the probe's outcome.
     pub outcome: bool,
+    /// The step begins a transaction: the harness sends the backend's BEGIN first
+    /// (Oracle: nothing; a transaction starts with the first statement).
+    pub begin: bool,
+    /// The step's statements run as in autocommit mode: Oracle, whose sessions never
+    /// autocommit, gets a COMMIT after them. The observation stays the step's own.
+    pub autocommit: bool,
+    /// Rows are compared without regard to order (both sides sorted by the judge).
+    pub unordered: bool,
+    /// The step's name, for `permutations`.
+    pub name: Option<String>,
     pub line: usize,
 }
 
@@ -190,15 +235,58 @@ pub fn select<'a, T>(entries: &'a [Keyed<T>], backend: Backend, version: Option<
 /// An expected outcome and where the expectation comes from.
 #[derive(Debug, Clone, Serialize)]
 pub struct Expected {
+    /// The expected outcome; with `any_of`, the first of those allowed.
     pub outcome: Vec<String>,
+    /// Further outcomes allowed where the database documents that either may happen
+    /// (`any_of`); empty for one expected outcome.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub alternatives: Vec<Vec<String>>,
     /// `None` when the expectation was measured on a real server; otherwise the vendor
     /// documentation it was taken from (for targets that cannot run here).
     pub documented: Option<String>,
 }
 
+impl Expected {
+    /// Every allowed outcome, the first one first.
+    pub fn allowed(&self) -> impl Iterator<Item = &Vec<String>> {
+        std::iter::once(&self.outcome).chain(&self.alternatives)
+    }
+}
+
+/// Rows sorted, for outcomes compared without regard to order; other outcomes, and
+/// what the server said beside the rows, unchanged.
+pub fn sort_rows(outcome: &str) -> String {
+    let Some(mut rows) = parse_rows(outcome) else { return outcome.to_string() };
+    rows.sort();
+    let said = &outcome[strip_said_beside(outcome).len()..];
+    let rendered: Vec<String> = rows.iter().map(|r| format!("({})", r.join(","))).collect();
+    format!("rows:{}{said}", rendered.join(","))
+}
+
 impl Probe {
+    /// The documentation cited for a target, if the suite cites one: its expectation's
+    /// own, or the probe's `documented` entry for it.
+    pub fn documented_for(&self, backend: Backend, version: Option<&Version>) -> Option<&Keyed<String>> {
+        select(&self.documented, backend, version)
+    }
+
+    /// Per outcome (in order), whether its rows are compared without regard to order.
+    pub fn unordered_outcomes(&self) -> Vec<bool> {
+        let marked: Vec<&Step> = self.steps.iter().filter(|s| s.outcome).collect();
+        match (marked.is_empty(), self.steps.last()) {
+            (true, Some(last)) => vec![last.unordered],
+            _ => marked.iter().map(|s| s.unordered).collect(),
+        }
+    }
+
+    /// The expectation for a target. MariaDB, for which no key of its own matches, takes
+    /// the bare `mysql` key's (as its SQL falls back to MySQL's); a ranged `mysql` key
+    /// never applies to MariaDB, whose version numbers are its own.
     pub fn expected_for(&self, backend: Backend, version: Option<&Version>) -> Option<&Keyed<Expected>> {
-        select(&self.expect, backend, version)
+        select(&self.expect, backend, version).or_else(|| match backend {
+            Backend::Mariadb => self.expect.iter().find(|e| e.target.backend == Backend::Mysql && e.target.range.is_any()),
+            _ => None,
+        })
     }
 
     pub fn undefined_for(&self, backend: Backend, version: Option<&Version>) -> Option<&str> {
@@ -338,5 +426,20 @@ mod tests {
         assert!(is_outcome_text("rows:('a b') notice:42622").is_ok());
         assert!(is_outcome_text("affected:1 shout:1").is_err());
         assert!(is_outcome_text("affected:1 warning:").is_err());
+    }
+
+    #[test]
+    fn unordered_rows_sort_and_keep_what_was_said_beside_them() {
+        assert_eq!(sort_rows("rows:(2,'b'),(1,'a')"), "rows:(1,'a'),(2,'b')");
+        assert_eq!(sort_rows("rows:(3),(1) warning:1265"), "rows:(1),(3) warning:1265");
+        assert_eq!(sort_rows("affected:2"), "affected:2");
+    }
+
+    #[test]
+    fn isolation_falls_back_like_sql() {
+        let spec = IsolationSpec { by_dialect: BTreeMap::from([("mysql".to_string(), Isolation::ReadCommitted)]) };
+        assert_eq!(spec.for_backend(Backend::Mariadb), Some(Isolation::ReadCommitted));
+        assert_eq!(spec.for_backend(Backend::Postgres), None);
+        assert_eq!(IsolationSpec::all(Isolation::Serializable).for_backend(Backend::Oracle), Some(Isolation::Serializable));
     }
 }
