@@ -497,7 +497,7 @@ fn bless(results: &RunResults, suites: &std::path::Path) -> ExitCode {
         return ExitCode::FAILURE;
     }
     for b in &planned {
-        println!("blessed {}: {} {} = {}", b.file.display(), b.probe, b.key, b.outcome.join(" | "));
+        println!("blessed {}: {} {} = {}", b.file.display(), b.probe, b.key, crate::outcome::joined(&b.outcome, " | "));
     }
     println!("{} expectation(s) written; review them with `git diff {}`", planned.len(), suites.display());
     ExitCode::SUCCESS

@@ -257,6 +257,17 @@ impl Outcome {
         })
     }
 
+    /// Whether the server said anything beside the answer.
+    pub fn says_anything_beside(&self) -> bool {
+        self.reply().is_some_and(|r| !r.said.is_empty())
+    }
+
+    /// The same outcome without what was said beside the answer, for a prediction that
+    /// is about the result alone.
+    pub fn without_said(&self) -> Outcome {
+        self.map_reply(|r| Reply { answer: r.answer.clone(), said: Vec::new() })
+    }
+
     /// The same outcome with its rows sorted, for a probe that compares rows without
     /// regard to order.
     pub fn sorted_rows(&self) -> Outcome {
@@ -311,6 +322,11 @@ impl fmt::Display for Outcome {
             Outcome::Timeout => f.write_str("timeout"),
         }
     }
+}
+
+/// Outcomes as one line: `ok | rows:(1)`.
+pub fn joined(outcomes: &[Outcome], separator: &str) -> String {
+    outcomes.iter().map(ToString::to_string).collect::<Vec<_>>().join(separator)
 }
 
 /// What an outcome may be, for error messages.
@@ -429,6 +445,19 @@ impl FromStr for Outcome {
                 None => text.parse().map(Outcome::Answered),
             },
         }
+    }
+}
+
+/// An outcome equals the text it is written as (handy in tests and messages).
+impl PartialEq<&str> for Outcome {
+    fn eq(&self, text: &&str) -> bool {
+        self.to_string() == *text
+    }
+}
+
+impl PartialEq<String> for Outcome {
+    fn eq(&self, text: &String) -> bool {
+        self.to_string() == *text
     }
 }
 

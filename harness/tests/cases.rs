@@ -113,20 +113,20 @@ fn completion(result: &CaseResult) -> Result<Completion, Failed> {
         Verdict::NoExpectation => Ok(Completion::ignored_with(format!(
             "no expectation for {}; observed {}",
             result.target,
-            result.outcome.as_deref().unwrap_or_default().join(" | ")
+            dbcompat::outcome::joined(result.outcome.as_deref().unwrap_or_default(), " | ")
         ))),
         // It ran, but nothing was promised: recorded, never a pass.
         Verdict::Undefined { reason } => Ok(Completion::ignored_with(format!(
             "undefined ({reason}); observed {}",
-            result.outcome.as_deref().unwrap_or_default().join(" | ")
+            dbcompat::outcome::joined(result.outcome.as_deref().unwrap_or_default(), " | ")
         ))),
         Verdict::NotApplicable { reason } => Ok(Completion::ignored_with(format!("not applicable: {reason}"))),
         Verdict::Unsupported { reason } => Ok(Completion::ignored_with(format!("not supported by dbcompat: {reason}"))),
         Verdict::NotRun { reason } => Ok(Completion::ignored_with(format!("not run: {reason}"))),
         Verdict::Fail { expected, observed } => Err(Failed::from(format!(
             "expected {}\nobserved {}\n{}",
-            expected.join(" | "),
-            observed.join(" | "),
+            dbcompat::outcome::joined(expected, " | "),
+            dbcompat::outcome::joined(observed, " | "),
             transcript(result)
         ))),
         Verdict::Error { reason } => Err(Failed::from(format!("{reason}\n{}", transcript(result)))),

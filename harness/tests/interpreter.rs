@@ -342,7 +342,7 @@ sql = "rows 1"
 "#,
     )
     .await;
-    assert_eq!(run.outcome, Ok(vec!["rows:(1)".to_string()]));
+    assert_eq!(run.outcome.as_ref().unwrap(), &["rows:(1)"]);
     let sent: Vec<&str> = step(&run, 1).statements.iter().map(|s| s.sql.as_str()).collect();
     assert_eq!(sent, ["BEGIN", "rows 1"]);
     let init: Vec<&str> = run

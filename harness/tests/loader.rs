@@ -175,11 +175,11 @@ sql = "SELECT 1"
     let (suite, diags) = dbcompat::suite::parse(&dbcompat::source::SourceFile::new("claims.toml", text.to_string()));
     assert!(diags.is_empty(), "{diags}");
     let probe = &suite.probes[0];
-    let checks = check_claims(probe, Backend::Mysql, None, &["rows:(0,0,0,0)".to_string()]);
+    let checks = check_claims(probe, Backend::Mysql, None, &["rows:(0,0,0,0)".parse().unwrap()]);
     let holds: Vec<(bool, bool)> = checks.iter().map(|c| (c.holds, c.hedged)).collect();
     assert_eq!(holds, [(true, false), (false, false), (false, true)]);
-    assert_eq!(checks[1].observed.as_deref(), Some(&["rows:(0,0)".to_string()][..]), "judged on columns 3 and 4 only");
-    let verdict = dbcompat::result::judge(probe, Backend::Sqlite, None, &Ok(vec!["rows:(1)".into()]));
+    assert_eq!(checks[1].observed.as_deref().unwrap(), ["rows:(0,0)"], "judged on columns 3 and 4 only");
+    let verdict = dbcompat::result::judge(probe, Backend::Sqlite, None, &Ok(vec!["rows:(1)".parse().unwrap()]));
     assert_eq!(verdict.label(), "undefined (recorded)");
 }
 
@@ -487,7 +487,7 @@ postgres = { any_of = ["rows:(1)", "error:serialization_failure"] }
     assert_eq!(p.expected_for(Backend::Mariadb, v("10.6.20").as_ref()).unwrap().target.text, "mysql");
     assert_eq!(p.expected_for(Backend::Mariadb, v("11.4.5").as_ref()).unwrap().value.outcome, ["rows:(3)"]);
     assert_eq!(p.documented_for(Backend::Mysql, v("8.4.2").as_ref()).unwrap().value, "MySQL 8.0 Reference Manual");
-    let observed = |o: &str| Ok(vec![o.to_string()]);
+    let observed = |o: &str| Ok(vec![o.parse().unwrap()]);
     assert_eq!(judge(p, Backend::Mysql, v("9.7.4").as_ref(), &observed("rows:(2),(1)")), Verdict::Pass, "rows compared unordered");
     assert!(matches!(judge(p, Backend::Mysql, v("9.7.4").as_ref(), &observed("rows:(2)")), Verdict::Fail { .. }));
     assert_eq!(judge(p, Backend::Postgres, v("17.2").as_ref(), &observed("error:serialization_failure")), Verdict::Pass);

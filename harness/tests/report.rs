@@ -512,7 +512,7 @@ fn odd_results_render_without_panicking() {
         c.duration_ms = if i % 2 == 0 { -1.0 } else { 1e300 };
         c.outcome = match i % 3 {
             0 => Some(vec![]),
-            1 => Some(vec!["`|`".into(), "\n\r\t\u{0}\u{1b}[31m".into()]),
+            1 => Some(vec![hostile_rows()]),
             _ => None,
         };
         for k in &mut c.claims {
@@ -602,7 +602,7 @@ fn only_passing_cases_that_break_or_targets_that_stop_are_regressions() {
     // No expectation before, failing now: a new failure, but nothing that passed broke.
     let mut new = old.clone();
     let case = new.cases.iter_mut().find(|c| c.probe == "like_ascii_case_insensitive" && c.target == "postgres-16").unwrap();
-    case.verdict = Verdict::Fail { expected: vec!["rows:(1)".into()], observed: vec!["rows:(0)".into()] };
+    case.verdict = Verdict::Fail { expected: vec!["rows:(1)".parse().unwrap()], observed: vec!["rows:(0)".parse().unwrap()] };
     let diff = compare(&old, &new);
     assert_eq!(diff.new_failures.len(), 1);
     assert!(!diff.is_regression());
@@ -614,4 +614,10 @@ fn only_passing_cases_that_break_or_targets_that_stop_are_regressions() {
     assert_eq!(diff.lost_targets, ["sqlite-3.54"]);
     assert!(diff.is_regression());
     assert!(diff.to_text().starts_with("REGRESSION: "));
+}
+
+/// A rows outcome whose values hold markdown and control characters.
+fn hostile_rows() -> dbcompat::outcome::Outcome {
+    use dbcompat::outcome::{Answer, Outcome, Reply};
+    Outcome::Answered(Reply { answer: Answer::Rows(vec![vec!["'`|`'".into(), "'\n\r\t\u{0}\u{1b}[31m'".into()]]), said: Vec::new() })
 }

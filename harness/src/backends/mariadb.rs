@@ -27,6 +27,10 @@ impl Dialect for Mariadb {
         &["mariadb", "mysql"]
     }
 
+    fn expectations_fall_back_to(&self) -> Option<super::Backend> {
+        Some(super::Backend::Mysql)
+    }
+
     fn url(&self) -> Option<UrlForm> {
         Some(URL)
     }

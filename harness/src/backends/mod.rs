@@ -155,6 +155,12 @@ pub trait Dialect: Send + Sync {
     /// unless a suite gives it its own). `default` is always tried last.
     fn sql_keys(&self) -> &'static [&'static str];
 
+    /// The backend whose bare expectation key applies where a probe has no key for
+    /// this one (MariaDB takes MySQL's, as its SQL does); version ranges never carry over.
+    fn expectations_fall_back_to(&self) -> Option<Backend> {
+        None
+    }
+
     // How it is reached.
 
     /// Whether it runs inside dbcompat's process (from a library) instead of as a server.

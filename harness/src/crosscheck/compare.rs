@@ -140,8 +140,8 @@ pub fn agree(driver: &str, client: &str) -> bool {
 }
 
 /// Whether two outcomes (one observation per outcome step) agree.
-pub fn outcomes_agree(driver: &[String], client: &[String]) -> bool {
-    driver.len() == client.len() && driver.iter().zip(client).all(|(d, c)| agree(d, c))
+pub fn outcomes_agree(driver: &[crate::outcome::Outcome], client: &[crate::outcome::Outcome]) -> bool {
+    driver.len() == client.len() && driver.iter().zip(client).all(|(d, c)| agree(&d.to_string(), &c.to_string()))
 }
 
 #[cfg(test)]
@@ -176,6 +176,6 @@ mod tests {
         assert!(!agree("rows:none", "ok"));
         assert!(!agree("error:unique_violation", "error:syntax_error"));
         assert!(agree("blocked, then rows:(1)", "blocked, then rows:('1')"));
-        assert!(!outcomes_agree(&["ok".into()], &["ok".into(), "ok".into()]));
+        assert!(!outcomes_agree(&["ok".parse().unwrap()], &["ok".parse().unwrap(), "ok".parse().unwrap()]));
     }
 }

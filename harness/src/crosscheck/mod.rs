@@ -88,7 +88,7 @@ impl Target for ViaClient {
 #[derive(Debug, Clone, Serialize)]
 pub struct Observed {
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub outcome: Option<Vec<String>>,
+    pub outcome: Option<Vec<crate::outcome::Outcome>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// The probe session's settings as the server reported them right after this
@@ -109,7 +109,7 @@ impl Observed {
 
     fn text(&self) -> String {
         match (&self.outcome, &self.error) {
-            (Some(o), _) => o.join(" | "),
+            (Some(o), _) => crate::outcome::joined(o, " | "),
             (None, Some(e)) => format!("no outcome: {e}"),
             (None, None) => "no outcome".into(),
         }

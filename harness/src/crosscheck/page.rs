@@ -80,7 +80,7 @@ mod tests {
     #[test]
     fn the_page_counts_each_target_and_escapes_what_it_shows() {
         let observed = |o: &str, tz: &str| Observed {
-            outcome: Some(vec![o.to_string()]),
+            outcome: Some(vec![o.parse().unwrap()]),
             error: None,
             session_state: [("TimeZone".to_string(), tz.to_string())].into_iter().collect(),
         };

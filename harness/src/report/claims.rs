@@ -10,6 +10,7 @@
 
 use std::fmt::Write as _;
 
+use crate::outcome::Outcome;
 use crate::result::{ClaimRecord, Verdict};
 
 use super::html::{code, esc, outcome_code, Current, Shell};
@@ -72,8 +73,8 @@ impl Finding {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct TargetFinding<'a> {
     pub finding: Finding,
-    pub predicted: Option<&'a [String]>,
-    pub observed: Option<&'a [String]>,
+    pub predicted: Option<&'a [Outcome]>,
+    pub observed: Option<&'a [Outcome]>,
     /// Why it could not be measured.
     pub why: Option<&'static str>,
 }

@@ -4,6 +4,7 @@
 use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
 
+use crate::outcome::joined;
 use crate::redact;
 use crate::result::{RunResults, Verdict};
 use crate::run::events::{Event, EventKind, Reporter};
@@ -93,10 +94,10 @@ pub fn print_summary(results: &RunResults) {
     for c in &results.cases {
         match &c.verdict {
             Verdict::Fail { expected, observed } => {
-                println!("FAIL  {}\n      expected {}\n      observed {}", c.name(), expected.join(" | "), observed.join(" | "))
+                println!("FAIL  {}\n      expected {}\n      observed {}", c.name(), joined(expected, " | "), joined(observed, " | "))
             }
             Verdict::Error { reason } => println!("ERROR {}\n      {reason}", c.name()),
-            Verdict::NoExpectation => println!("NEW   {}  observed {}", c.name(), c.outcome.as_deref().unwrap_or_default().join(" | ")),
+            Verdict::NoExpectation => println!("NEW   {}  observed {}", c.name(), joined(c.outcome.as_deref().unwrap_or_default(), " | ")),
             _ => {}
         }
     }

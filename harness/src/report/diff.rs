@@ -7,6 +7,7 @@
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 
+use crate::outcome::Outcome;
 use crate::result::{CaseResult, RunResults, Verdict};
 
 use super::html::{chip, code, esc, outcome_code, Current, Shell};
@@ -19,7 +20,7 @@ pub struct CaseRef {
     pub area: String,
     pub target: String,
     pub verdict: Verdict,
-    pub outcome: Option<Vec<String>>,
+    pub outcome: Option<Vec<Outcome>>,
 }
 
 impl CaseRef {

@@ -4,6 +4,7 @@
 
 use std::fmt::Write as _;
 
+use crate::outcome::Outcome;
 use crate::backend::Backend;
 use crate::result::RunResults;
 
@@ -47,7 +48,7 @@ pub(crate) fn code(text: &str) -> String {
 }
 
 /// An outcome in code style, or a dash when there is none.
-pub(crate) fn outcome_code(outcome: Option<&[String]>) -> String {
+pub(crate) fn outcome_code(outcome: Option<&[Outcome]>) -> String {
     match outcome {
         Some(o) => code(&outcome_text(o)),
         None => "<span class=\"muted\">—</span>".to_string(),

@@ -8,6 +8,7 @@
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 
+use crate::outcome::Outcome;
 use crate::backend::Backend;
 use crate::result::{CaseResult, ProbeRecord, RunResults, TargetRecord, Verdict};
 use crate::version::Version;
@@ -179,9 +180,9 @@ impl ProbeView<'_> {
 #[derive(Debug, Clone)]
 pub(crate) struct Cell<'a> {
     pub status: Option<Status>,
-    pub outcome: Option<&'a [String]>,
+    pub outcome: Option<&'a [Outcome]>,
     /// What a failing case expected instead.
-    pub expected: Option<&'a [String]>,
+    pub expected: Option<&'a [Outcome]>,
     /// Why it did not run, does not apply, or failed to run.
     pub reason: Option<&'a str>,
 }
@@ -211,11 +212,11 @@ pub(crate) fn verdict_reason(v: &Verdict) -> Option<&str> {
 }
 
 /// One line for an outcome of one or more observed steps.
-pub(crate) fn outcome_text(outcome: &[String]) -> String {
+pub(crate) fn outcome_text(outcome: &[Outcome]) -> String {
     if outcome.is_empty() {
         "(no outcome)".to_string()
     } else {
-        outcome.join(" · ")
+        crate::outcome::joined(outcome, " · ")
     }
 }
 

@@ -68,9 +68,9 @@ pub fn merge(runs: Vec<RunResults>) -> Result<(RunResults, MergeReport), String>
                     "{}: {} ({}) in one file, {} ({}) in another",
                     c.name(),
                     x.verdict.label(),
-                    x.outcome.as_deref().unwrap_or_default().join(" | "),
+                    crate::outcome::joined(x.outcome.as_deref().unwrap_or_default(), " | "),
                     c.verdict.label(),
-                    c.outcome.as_deref().unwrap_or_default().join(" | ")
+                    crate::outcome::joined(c.outcome.as_deref().unwrap_or_default(), " | ")
                 )),
             }
         }
@@ -104,7 +104,7 @@ mod tests {
             probes: vec![],
             cases: cases
                 .iter()
-                .map(|(p, t, o)| CaseResult { outcome: Some(vec![o.to_string()]), ..CaseResult::new(p, "a", "s", t) })
+                .map(|(p, t, o)| CaseResult { outcome: Some(vec![o.parse().unwrap()]), ..CaseResult::new(p, "a", "s", t) })
                 .collect(),
         }
     }

@@ -14,6 +14,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::driver::{DbError, Diagnostic, Response};
+use crate::outcome::Outcome;
 use crate::redact;
 
 pub use probe::{ClaimCheck, ClaimRecord, ProbeRecord};
@@ -79,8 +80,8 @@ pub struct CaseResult {
     pub target: String,
     pub verdict: Verdict,
     /// What the server did, one entry per observed step; absent when the case did not run.
-    pub outcome: Option<Vec<String>>,
-    pub expected: Option<Vec<String>>,
+    pub outcome: Option<Vec<Outcome>>,
+    pub expected: Option<Vec<Outcome>>,
     /// The expectation key that matched, e.g. `mysql>=8.0.1`.
     pub expectation_key: Option<String>,
     /// Set when the expectation comes from vendor documentation, not a measurement.
@@ -311,7 +312,7 @@ mod tests {
         redact::remember_url("postgres://app:ScrubbedPw@h/db");
         let mut case = CaseResult::new("p", "a", "s", "t");
         case.verdict = Verdict::Error { reason: "FATAL for ScrubbedPw".into() };
-        case.outcome = Some(vec!["rows:('ScrubbedPw')".into()]);
+        case.outcome = Some(vec!["rows:('ScrubbedPw')".parse().unwrap()]);
         let mut step = StepRecord::new(1, StepKind::Sql, "a");
         let mut st = StatementRecord::new("SELECT 'ScrubbedPw'".into(), 1.0);
         st.failure = Some("lost postgres://app:Unknown@h/db".into());

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::backend::Backend;
+use crate::outcome::Outcome;
 use crate::suite::{Action, Probe, Sql};
 use crate::version::Version;
 
@@ -22,10 +23,10 @@ pub struct ProbeRecord {
     pub setup: BTreeMap<String, Vec<String>>,
     pub steps: Vec<StepSpec>,
     /// Expected outcomes by target selector (`mysql>=8.0.1`).
-    pub expect: BTreeMap<String, Vec<String>>,
+    pub expect: BTreeMap<String, Vec<Outcome>>,
     /// Further outcomes an expectation allows (`any_of`), by target selector.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub any_of: BTreeMap<String, Vec<Vec<String>>>,
+    pub any_of: BTreeMap<String, Vec<Vec<Outcome>>>,
     /// The vendor documentation the suite cites, by target selector: for expectations
     /// that are not measured here, and for versions whose documented outcome is the one
     /// their backend's other keys give. Whether a version was measured is the run's to
@@ -53,7 +54,7 @@ pub struct ClaimRecord {
     pub section: String,
     pub text: String,
     /// What the document says each target does, by selector.
-    pub predicts: BTreeMap<String, Vec<String>>,
+    pub predicts: BTreeMap<String, Vec<Outcome>>,
     /// Which outcomes and columns the claim is about (1-based; all when empty).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub outcomes: Vec<usize>,
@@ -69,10 +70,10 @@ pub struct ClaimCheck {
     /// Index into the probe's claims.
     pub claim: usize,
     pub selector: String,
-    pub predicted: Vec<String>,
+    pub predicted: Vec<Outcome>,
     /// The part of the outcome the claim is about, when that is not the whole outcome.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub observed: Option<Vec<String>>,
+    pub observed: Option<Vec<Outcome>>,
     pub holds: bool,
     /// A hedged claim: holding means consistent, not holding means not observed.
     #[serde(default)]
@@ -138,7 +139,7 @@ impl ProbeRecord {
 }
 
 /// Checks every claim that predicts an outcome for this target against what happened.
-pub fn check_claims(p: &Probe, backend: Backend, version: Option<&Version>, outcome: &[String]) -> Vec<ClaimCheck> {
+pub fn check_claims(p: &Probe, backend: Backend, version: Option<&Version>, outcome: &[Outcome]) -> Vec<ClaimCheck> {
     p.claims
         .iter()
         .enumerate()
@@ -147,9 +148,8 @@ pub fn check_claims(p: &Probe, backend: Backend, version: Option<&Version>, outc
             let about = c.about(outcome);
             // A prediction that names no warning is about the result, not about what
             // the server said beside it.
-            let names_diagnostics = k.value.iter().any(|p| crate::suite::strip_said_beside(p) != p);
-            let compared: Vec<String> =
-                if names_diagnostics { about.clone() } else { about.iter().map(|o| crate::suite::strip_said_beside(o).to_string()).collect() };
+            let names_diagnostics = k.value.iter().any(Outcome::says_anything_beside);
+            let compared: Vec<Outcome> = if names_diagnostics { about.clone() } else { about.iter().map(Outcome::without_said).collect() };
             let holds = k.value == compared;
             let observed = (about != outcome).then_some(about);
             Some(ClaimCheck { claim: i, selector: k.target.text.clone(), predicted: k.value.clone(), observed, holds, hedged: c.hedged })

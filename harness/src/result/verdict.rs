@@ -3,7 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::backend::Backend;
-use crate::suite::{sort_rows, Probe};
+use crate::outcome::Outcome;
+use crate::suite::Probe;
 use crate::version::Version;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -12,7 +13,7 @@ pub enum Verdict {
     /// The outcome is the expected one.
     Pass,
     /// The outcome differs from the expectation.
-    Fail { expected: Vec<String>, observed: Vec<String> },
+    Fail { expected: Vec<Outcome>, observed: Vec<Outcome> },
     /// Observed and recorded, but no expectation covers this target yet.
     NoExpectation,
     /// Observed and recorded, never judged: the vendor documents the behaviour as
@@ -50,7 +51,7 @@ impl Verdict {
 }
 
 /// The verdict for an observed outcome (or a harness failure) on a target.
-pub fn judge(probe: &Probe, backend: Backend, version: Option<&Version>, observed: &Result<Vec<String>, String>) -> Verdict {
+pub fn judge(probe: &Probe, backend: Backend, version: Option<&Version>, observed: &Result<Vec<Outcome>, String>) -> Verdict {
     let outcome = match observed {
         Ok(o) => o,
         Err(reason) => return Verdict::Error { reason: reason.clone() },
@@ -67,13 +68,13 @@ pub fn judge(probe: &Probe, backend: Backend, version: Option<&Version>, observe
 
 /// Equal outcomes, where rows of an outcome the probe marks `unordered` may come in any
 /// order.
-fn same_outcome(probe: &Probe, expected: &[String], observed: &[String]) -> bool {
+fn same_outcome(probe: &Probe, expected: &[Outcome], observed: &[Outcome]) -> bool {
     if expected == observed {
         return true;
     }
     let unordered = probe.unordered_outcomes();
     expected.len() == observed.len()
         && expected.iter().zip(observed).enumerate().all(|(i, (e, o))| {
-            e == o || (unordered.get(i).copied().unwrap_or(false) && sort_rows(e) == sort_rows(o))
+            e == o || (unordered.get(i).copied().unwrap_or(false) && e.sorted_rows() == o.sorted_rows())
         })
 }

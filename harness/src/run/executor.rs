@@ -196,7 +196,7 @@ impl TargetPool {
 /// What a run observed: its outcome, or the reason it has none.
 fn observed(r: &CaseResult) -> Vec<String> {
     match (&r.outcome, &r.verdict) {
-        (Some(o), _) => o.clone(),
+        (Some(o), _) => o.iter().map(ToString::to_string).collect(),
         (None, Verdict::Error { reason }) => vec![format!("error: {reason}")],
         (None, v) => vec![v.label().to_string()],
     }

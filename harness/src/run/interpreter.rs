@@ -18,6 +18,7 @@ use tokio::task::JoinHandle;
 
 use crate::backend::Backend;
 use crate::driver::{Canceller, Command, Session, SessionError};
+use crate::outcome::{Outcome, Reply};
 use crate::result::{StatementRecord, StepKind, StepRecord};
 use crate::suite::{Action, Probe, RestartKind, SessionSpec, Sql, Step, Template};
 use crate::target::{Namespace, Target};
@@ -45,7 +46,7 @@ impl Default for Timing {
 /// What happened when a case ran: its outcome (or why there is none) and the transcript.
 #[derive(Debug)]
 pub struct CaseRun {
-    pub outcome: Result<Vec<String>, String>,
+    pub outcome: Result<Vec<Outcome>, String>,
     pub transcript: Vec<StepRecord>,
     pub duration: Duration,
 }
@@ -210,7 +211,7 @@ impl Case<'_> {
         set_stage(&self.stage, at);
     }
 
-    async fn run(&mut self) -> Result<Vec<String>, String> {
+    async fn run(&mut self) -> Result<Vec<Outcome>, String> {
         let setup = setup_statements(self.backend, self.statements(&self.probe.setup, "setup")?);
         if !setup.is_empty() {
             self.at("running its setup");
@@ -249,21 +250,24 @@ impl Case<'_> {
             self.settle(number).await?;
         }
         self.cancel_all_pending().await;
-        Ok(self.outcome())
+        self.outcome()
     }
 
-    /// The observations of the steps marked `outcome` (or of the last step).
-    fn outcome(&self) -> Vec<String> {
+    /// The outcomes of the steps marked `outcome` (or of the last step). A step the
+    /// server gave no answer to (the connection broke) is the case's error, not an
+    /// outcome.
+    fn outcome(&self) -> Result<Vec<Outcome>, String> {
         let marked: Vec<usize> = self.probe.steps.iter().enumerate().filter(|(_, s)| s.outcome).map(|(i, _)| i + 1).collect();
         let wanted = if marked.is_empty() { vec![self.probe.steps.len()] } else { marked };
         wanted
             .iter()
             .map(|n| {
-                self.transcript
+                let record = self
+                    .transcript
                     .iter()
                     .rfind(|r| r.step == *n && matches!(r.kind, StepKind::Sql | StepKind::Cursor | StepKind::Restart))
-                    .map(outcome_text)
-                    .unwrap_or_else(|| "not reached".into())
+                    .ok_or_else(|| format!("step {n} was not reached"))?;
+                step_outcome(record).map_err(|e| format!("step {n}: {e}"))
             })
             .collect()
     }
@@ -684,15 +688,21 @@ fn answered_with_another_verb<'t>(sql: &str, tag: &'t str) -> Option<&'t str> {
         .then_some(answered)
 }
 
-fn outcome_text(r: &StepRecord) -> String {
+/// A step's outcome: its observation (written from the server's answer by
+/// [`observation`]) and whether it waited for a lock.
+fn step_outcome(r: &StepRecord) -> Result<Outcome, String> {
     if r.observation == "timeout" {
-        return r.observation.clone();
+        return Ok(Outcome::Timeout);
     }
-    match (r.blocked, r.cancelled) {
-        (true, true) => "blocked".into(),
-        (true, false) => format!("blocked, then {}", r.observation),
-        _ => r.observation.clone(),
+    if r.observation.starts_with("failed: ") {
+        return Err(r.observation.clone());
     }
+    let reply = || r.observation.parse::<Reply>().map_err(|e| format!("the observation `{}` is not an outcome: {e}", r.observation));
+    Ok(match (r.blocked, r.cancelled) {
+        (true, true) => Outcome::Blocked,
+        (true, false) => Outcome::BlockedThen(reply()?),
+        _ => Outcome::Answered(reply()?),
+    })
 }
 
 fn ms(d: Duration) -> f64 {

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use toml_edit::{Array, DocumentMut, Item, Table, Value};
 
+use crate::outcome::Outcome;
 use crate::backend::Backend;
 use crate::result::{RunResults, Verdict};
 use crate::suite::{Probe, Selector, Suite};
@@ -25,7 +26,7 @@ pub struct Blessed {
     /// copies share one; their keys then carry the copy's `[variant]`).
     pub probe: String,
     pub key: String,
-    pub outcome: Vec<String>,
+    pub outcome: Vec<Outcome>,
 }
 
 /// The key for one version: PostgreSQL's major version is its first number, the
@@ -44,7 +45,7 @@ pub fn plan(results: &RunResults, suites: &[Suite]) -> Vec<Blessed> {
     let mut out = Vec::new();
     for probe in suites.iter().flat_map(|s| &s.probes) {
         // Per backend: what each version without an expectation observed.
-        let mut observed: BTreeMap<Backend, Vec<(Version, Vec<String>)>> = BTreeMap::new();
+        let mut observed: BTreeMap<Backend, Vec<(Version, Vec<Outcome>)>> = BTreeMap::new();
         let mut judged: BTreeMap<Backend, bool> = BTreeMap::new();
         for case in results.cases.iter().filter(|c| c.probe == probe.id) {
             let Some((backend, Some(version))) = versions.get(case.target.as_str()).cloned() else { continue };
@@ -68,7 +69,7 @@ pub fn plan(results: &RunResults, suites: &[Suite]) -> Vec<Blessed> {
                 out.push(Blessed { file: probe.file.clone(), probe: table_id.clone(), key: format!("{backend}{suffix}"), outcome: seen[0].1.clone() });
                 continue;
             }
-            let mut keys: BTreeMap<String, Vec<String>> = BTreeMap::new();
+            let mut keys: BTreeMap<String, Vec<Outcome>> = BTreeMap::new();
             for (version, outcome) in seen {
                 keys.entry(version_key(backend, &version)).or_insert(outcome);
             }
@@ -111,8 +112,8 @@ pub fn apply(blessed: &[Blessed]) -> Result<(), String> {
             }
             let expect = probe["expect"].as_table_like_mut().ok_or_else(|| format!("{}: `expect` of `{}` is not a table", file.display(), b.probe))?;
             let value = match b.outcome.as_slice() {
-                [one] => Value::from(one.as_str()),
-                many => Value::Array(many.iter().map(String::as_str).collect::<Array>()),
+                [one] => Value::from(one.to_string()),
+                many => Value::Array(many.iter().map(ToString::to_string).collect::<Array>()),
             };
             expect.insert(&b.key, Item::Value(value));
         }
@@ -130,7 +131,7 @@ mod tests {
     use crate::source::SourceFile;
 
     fn case(probe: &str, target: &str, outcome: &str) -> CaseResult {
-        CaseResult { outcome: Some(vec![outcome.into()]), ..CaseResult::new(probe, "a", "s", target) }
+        CaseResult { outcome: Some(vec![outcome.parse().unwrap()]), ..CaseResult::new(probe, "a", "s", target) }
     }
 
     fn target(id: &str, backend: Backend, version: &str) -> TargetRecord {
@@ -204,6 +205,6 @@ mod tests {
         let (again, d) = crate::suite::parse(&SourceFile::new(&file, written));
         assert!(d.is_empty(), "the blessed file loads: {d}");
         let delete = again.probes.iter().find(|p| p.id == "p_delete").unwrap();
-        assert_eq!(delete.expected_for(Backend::Sqlite, None).unwrap().value.outcome, ["error:busy"]);
+        assert_eq!(crate::outcome::joined(&delete.expected_for(Backend::Sqlite, None).unwrap().value.outcome, ""), "error:busy");
     }
 }

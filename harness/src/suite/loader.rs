@@ -9,6 +9,7 @@ use toml::de::DeValue;
 
 use super::model::*;
 use super::template::Template;
+use crate::outcome::Outcome;
 use crate::backend::{is_dialect_key, Backend};
 use crate::source::reader::{Located, Reader, Table, Value};
 use crate::source::{Diagnostic, Diagnostics, SourceFile};
@@ -535,13 +536,17 @@ fn check_overlaps<T>(reader: &Reader<'_>, entries: &[(Keyed<T>, Located<String>)
     }
 }
 
-fn read_outcomes(reader: &Reader<'_>, value: &Value<'_>, count: Option<usize>) -> Option<Vec<String>> {
-    let outcomes = reader.strings(value, "an outcome")?;
+fn read_outcomes(reader: &Reader<'_>, value: &Value<'_>, count: Option<usize>) -> Option<Vec<Outcome>> {
+    let texts = reader.strings(value, "an outcome")?;
     let mut ok = true;
-    for o in &outcomes {
-        if let Err(e) = is_outcome_text(&o.value) {
-            reader.error(o.span.clone(), format!("invalid outcome `{}`: {e}", o.value), Some("an outcome like ok, affected:1, rows:(1,'a'), error:syntax, blocked".into()));
-            ok = false;
+    let mut outcomes = Vec::with_capacity(texts.len());
+    for o in &texts {
+        match o.value.parse::<Outcome>() {
+            Ok(parsed) => outcomes.push(parsed),
+            Err(e) => {
+                reader.error(o.span.clone(), format!("invalid outcome `{}`: {e}", o.value), Some("an outcome like ok, affected:1, rows:(1,'a'), error:syntax, blocked".into()));
+                ok = false;
+            }
         }
     }
     if let Some(n) = count {
@@ -550,10 +555,10 @@ fn read_outcomes(reader: &Reader<'_>, value: &Value<'_>, count: Option<usize>) -
             ok = false;
         }
     }
-    ok.then(|| outcomes.into_iter().map(|o| o.value).collect())
+    ok.then_some(outcomes)
 }
 
-fn read_keyed_outcomes(reader: &Reader<'_>, value: &Value<'_>) -> Vec<Keyed<Vec<String>>> {
+fn read_keyed_outcomes(reader: &Reader<'_>, value: &Value<'_>) -> Vec<Keyed<Vec<Outcome>>> {
     let Some(table) = reader.as_table(value, "outcomes by backend") else { return Vec::new() };
     let mut entries = Vec::new();
     for (key, v) in table.entries() {
@@ -566,7 +571,7 @@ fn read_keyed_outcomes(reader: &Reader<'_>, value: &Value<'_>) -> Vec<Keyed<Vec<
 }
 
 /// `any_of = [...]`: outcomes of which the database documents that either may happen.
-fn read_any_of(reader: &Reader<'_>, value: &Value<'_>, count: usize) -> Option<Vec<Vec<String>>> {
+fn read_any_of(reader: &Reader<'_>, value: &Value<'_>, count: usize) -> Option<Vec<Vec<Outcome>>> {
     let DeValue::Array(items) = value.get_ref() else {
         reader.wrong_type(value.span(), value.get_ref(), "an array of outcomes (any_of)");
         return None;

@@ -9,6 +9,7 @@ use serde::Serialize;
 use super::template::Template;
 use crate::backend::Backend;
 pub use crate::outcome::Isolation;
+use crate::outcome::Outcome;
 use crate::version::{Version, VersionRange};
 
 /// One suite file: a behaviour area's probes.
@@ -73,7 +74,7 @@ pub struct Claim {
     pub text: String,
     /// What the claim says each backend does, in outcome form, where it says so.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub predicts: Vec<Keyed<Vec<String>>>,
+    pub predicts: Vec<Keyed<Vec<Outcome>>>,
     /// The claim is about these of the probe's outcomes only (1-based; all when empty).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub outcomes: Vec<usize>,
@@ -236,11 +237,11 @@ pub fn select<'a, T>(entries: &'a [Keyed<T>], backend: Backend, version: Option<
 #[derive(Debug, Clone, Serialize)]
 pub struct Expected {
     /// The expected outcome; with `any_of`, the first of those allowed.
-    pub outcome: Vec<String>,
+    pub outcome: Vec<Outcome>,
     /// Further outcomes allowed where the database documents that either may happen
     /// (`any_of`); empty for one expected outcome.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub alternatives: Vec<Vec<String>>,
+    pub alternatives: Vec<Vec<Outcome>>,
     /// `None` when the expectation was measured on a real server; otherwise the vendor
     /// documentation it was taken from (for targets that cannot run here).
     pub documented: Option<String>,
@@ -248,19 +249,9 @@ pub struct Expected {
 
 impl Expected {
     /// Every allowed outcome, the first one first.
-    pub fn allowed(&self) -> impl Iterator<Item = &Vec<String>> {
+    pub fn allowed(&self) -> impl Iterator<Item = &Vec<Outcome>> {
         std::iter::once(&self.outcome).chain(&self.alternatives)
     }
-}
-
-/// Rows sorted, for outcomes compared without regard to order; other outcomes, and
-/// what the server said beside the rows, unchanged.
-pub fn sort_rows(outcome: &str) -> String {
-    let Some(mut rows) = parse_rows(outcome) else { return outcome.to_string() };
-    rows.sort();
-    let said = &outcome[strip_said_beside(outcome).len()..];
-    let rendered: Vec<String> = rows.iter().map(|r| format!("({})", r.join(","))).collect();
-    format!("rows:{}{said}", rendered.join(","))
 }
 
 impl Probe {
@@ -283,9 +274,9 @@ impl Probe {
     /// the bare `mysql` key's (as its SQL falls back to MySQL's); a ranged `mysql` key
     /// never applies to MariaDB, whose version numbers are its own.
     pub fn expected_for(&self, backend: Backend, version: Option<&Version>) -> Option<&Keyed<Expected>> {
-        select(&self.expect, backend, version).or_else(|| match backend {
-            Backend::Mariadb => self.expect.iter().find(|e| e.target.backend == Backend::Mysql && e.target.range.is_any()),
-            _ => None,
+        select(&self.expect, backend, version).or_else(|| {
+            let related = backend.dialect().expectations_fall_back_to()?;
+            self.expect.iter().find(|e| e.target.backend == related && e.target.range.is_any())
         })
     }
 
@@ -306,134 +297,19 @@ impl Probe {
     }
 }
 
-/// The outcome forms an expectation may take. Kept beside the model so the loader and
-/// the interpreter agree on one vocabulary.
-pub fn is_outcome_text(text: &str) -> Result<(), String> {
-    let text = text.strip_prefix("blocked, then ").unwrap_or(text);
-    let text = strip_said_beside(text);
-    if text == "ok" || text == "blocked" || text == "timeout" || text == "rows:none" {
-        return Ok(());
-    }
-    if let Some(n) = text.strip_prefix("affected:") {
-        return n.parse::<u64>().map(|_| ()).map_err(|_| format!("`{n}` is not a row count"));
-    }
-    if let Some(rows) = text.strip_prefix("rows:") {
-        return if rows.starts_with('(') && rows.ends_with(')') {
-            Ok(())
-        } else {
-            Err("rows are written rows:(v1,v2),(v3,v4) or rows:none".into())
-        };
-    }
-    if let Some(class) = text.strip_prefix("error:") {
-        return crate::driver::ErrorClass::parse(class).map(|_| ()).ok_or_else(|| {
-            let all: Vec<&str> = crate::driver::ErrorClass::ALL.iter().map(|c| c.name()).collect();
-            format!("unknown error class `{class}`; the classes are: {}", all.join(", "))
-        });
-    }
-    Err("an outcome: ok, affected:N, rows:(...), rows:none, error:<class>, blocked, `blocked, then <outcome>`, or timeout \
-         (a statement the server says waits for no lock, cancelled at the step timeout), \
-         each optionally followed by what the server said beside it (` warning:1265`, ` note:1051`, ` notice:42622`, ` tag:ROLLBACK`)"
-        .into())
-}
-
-/// The levels a diagnostic may have in an outcome, and the tag.
-const SAID_BESIDE: [&str; 6] = ["warning", "note", "notice", "info", "error", "tag"];
-
-/// The outcome without its trailing diagnostics and tag (`affected:1 warning:1265`).
-pub fn strip_said_beside(mut text: &str) -> &str {
-    while let Some((head, last)) = text.rsplit_once(' ') {
-        let Some((level, code)) = last.split_once(':') else { break };
-        if !SAID_BESIDE.contains(&level) || code.is_empty() || !code.chars().all(|c| c.is_ascii_alphanumeric()) {
-            break;
-        }
-        text = head;
-    }
-    text
-}
-
-/// The values of a rows outcome, row by row (`rows:(1,'a,b'),(2,NULL)`); `None` for an
-/// outcome that is not rows.
-pub fn parse_rows(outcome: &str) -> Option<Vec<Vec<String>>> {
-    let body = strip_said_beside(outcome).strip_prefix("rows:(")?.strip_suffix(')')?;
-    let (mut rows, mut row, mut value) = (Vec::new(), Vec::new(), String::new());
-    let mut chars = body.chars().peekable();
-    let mut quoted = false;
-    while let Some(c) = chars.next() {
-        match c {
-            '\'' if quoted && chars.peek() == Some(&'\'') => {
-                value.push_str("''");
-                chars.next();
-            }
-            '\'' => {
-                quoted = !quoted;
-                value.push(c);
-            }
-            ',' if !quoted => row.push(std::mem::take(&mut value)),
-            ')' if !quoted && chars.peek() == Some(&',') => {
-                chars.next();
-                if chars.next() != Some('(') {
-                    return None;
-                }
-                row.push(std::mem::take(&mut value));
-                rows.push(std::mem::take(&mut row));
-            }
-            _ => value.push(c),
-        }
-    }
-    row.push(value);
-    rows.push(row);
-    Some(rows)
-}
-
-/// A rows outcome narrowed to some columns (1-based); other outcomes unchanged.
-pub fn project_columns(outcome: &str, columns: &[usize]) -> String {
-    let Some(rows) = parse_rows(outcome).filter(|_| !columns.is_empty()) else { return outcome.to_string() };
-    let rendered: Vec<String> = rows
-        .iter()
-        .map(|r| format!("({})", columns.iter().map(|&c| r.get(c - 1).map_or("?", String::as_str)).collect::<Vec<_>>().join(",")))
-        .collect();
-    format!("rows:{}", rendered.join(","))
-}
-
 impl Claim {
     /// The part of a probe's outcome this claim is about.
-    pub fn about(&self, outcome: &[String]) -> Vec<String> {
-        let chosen: Vec<&String> =
+    pub fn about(&self, outcome: &[Outcome]) -> Vec<Outcome> {
+        let chosen: Vec<&Outcome> =
             if self.outcomes.is_empty() { outcome.iter().collect() } else { self.outcomes.iter().filter_map(|&n| outcome.get(n - 1)).collect() };
-        chosen.into_iter().map(|o| project_columns(o, &self.columns)).collect()
+        chosen.into_iter().map(|o| o.project_columns(&self.columns)).collect()
     }
 }
+
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn rows_are_parsed_and_narrowed_to_columns() {
-        assert_eq!(parse_rows("rows:(1,'a,b'),(2,NULL)").unwrap(), vec![vec!["1", "'a,b'"], vec!["2", "NULL"]]);
-        assert_eq!(parse_rows("rows:('it''s),(x')").unwrap(), vec![vec!["'it''s),(x'"]]);
-        assert_eq!(project_columns("rows:(0,0,1,0)", &[3, 4]), "rows:(1,0)");
-        assert_eq!(project_columns("rows:(1,2),(3,4) warning:1265", &[2]), "rows:(2),(4)");
-        assert_eq!(project_columns("error:syntax", &[1]), "error:syntax");
-        assert_eq!(project_columns("rows:(1)", &[]), "rows:(1)");
-    }
-
-    #[test]
-    fn outcomes_may_carry_what_the_server_said_beside_them() {
-        assert!(is_outcome_text("affected:1 warning:1265").is_ok());
-        assert!(is_outcome_text("blocked, then ok note:1051 warning:1292").is_ok());
-        assert!(is_outcome_text("ok tag:ROLLBACK").is_ok());
-        assert!(is_outcome_text("rows:('a b') notice:42622").is_ok());
-        assert!(is_outcome_text("affected:1 shout:1").is_err());
-        assert!(is_outcome_text("affected:1 warning:").is_err());
-    }
-
-    #[test]
-    fn unordered_rows_sort_and_keep_what_was_said_beside_them() {
-        assert_eq!(sort_rows("rows:(2,'b'),(1,'a')"), "rows:(1,'a'),(2,'b')");
-        assert_eq!(sort_rows("rows:(3),(1) warning:1265"), "rows:(1),(3) warning:1265");
-        assert_eq!(sort_rows("affected:2"), "affected:2");
-    }
 
     #[test]
     fn isolation_falls_back_like_sql() {
