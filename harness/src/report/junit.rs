@@ -10,6 +10,8 @@
 //!   feed, tabs included; a tab becomes a space first so the words either side stay apart,
 //!   and a carriage return not followed by a line feed becomes a line feed (what an XML
 //!   parser would make of it anyway);
+//! - an escape that opens a control string (`ESC ]`, `ESC P`, ...) which nothing closes
+//!   would take all the text after it: that escape becomes U+FFFD, so the text stays;
 //! - it passes U+FFFE and U+FFFF through, which XML 1.0 forbids: they become U+FFFD;
 //! - it writes line breaks in attributes as they are, which a parser turns into spaces:
 //!   attribute values are kept on one line, and a skip message that had line breaks is
@@ -28,12 +30,13 @@ use super::model::{outcome_text, Model};
 /// A string as quick-junit should get it (see the module documentation).
 fn text(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
+    let mut chars = s.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
         match c {
             '\t' => out.push(' '),
-            '\r' if chars.peek() == Some(&'\n') => {}
+            '\r' if chars.peek().is_some_and(|(_, c)| *c == '\n') => {}
             '\r' => out.push('\n'),
+            '\u{1b}' if opens_unclosed_control_string(&s[i + 1..]) => out.push('\u{FFFD}'),
             '\u{FFFE}' | '\u{FFFF}' => out.push('\u{FFFD}'),
             c => out.push(c),
         }
@@ -41,16 +44,26 @@ fn text(s: &str) -> String {
     out
 }
 
+/// Whether an escape followed by `rest` opens a control string (OSC, DCS, SOS, PM, APC)
+/// that nothing closes: ANSI stripping would take the rest of the text with it.
+fn opens_unclosed_control_string(rest: &str) -> bool {
+    match rest.chars().next() {
+        Some(']') => !rest.contains("\u{1b}\\") && !rest.contains('\u{7}'),
+        Some('P' | 'X' | '^' | '_') => !rest.contains("\u{1b}\\"),
+        _ => false,
+    }
+}
+
 /// An attribute value: [`text`] on one line.
 fn attr(s: &str) -> String {
     text(s).replace('\n', " ")
 }
 
-/// A case's duration; negative or non-finite ones count as zero, ones too long for a
-/// `Duration` as the longest.
+/// A case's duration; negative or absurd ones (not finite, or too long for a `Duration`)
+/// count as zero.
 fn duration(ms: f64) -> Duration {
     if ms.is_finite() && ms > 0.0 {
-        Duration::try_from_secs_f64(ms / 1000.0).unwrap_or(Duration::MAX)
+        Duration::try_from_secs_f64(ms / 1000.0).unwrap_or_default()
     } else {
         Duration::ZERO
     }
@@ -150,15 +163,18 @@ mod tests {
     fn strings_are_prepared_for_quick_junit() {
         assert_eq!(text("a\tb\r\nc\rd\u{FFFE}e\u{FFFF}"), "a b\nc\nd\u{FFFD}e\u{FFFD}");
         assert_eq!(attr("a\nb\r\nc"), "a b c");
+        // Closed control strings are left to quick-junit to remove, unclosed ones kept as text.
+        assert_eq!(text("a\u{1b}]0;title\u{7}b\u{1b}Pq\u{1b}\\c"), "a\u{1b}]0;title\u{7}b\u{1b}Pq\u{1b}\\c");
+        assert_eq!(text("a\u{1b}]8;;b \u{1b}_c"), "a\u{FFFD}]8;;b \u{FFFD}_c");
         // Markup is quick-junit's to escape: left as it is here.
         assert_eq!(text("<a href=\"x\">'&'</a>"), "<a href=\"x\">'&'</a>");
     }
 
     #[test]
-    fn durations_are_never_negative_or_too_long() {
+    fn durations_are_never_negative_or_absurd() {
         assert_eq!(duration(-5.0), Duration::ZERO);
         assert_eq!(duration(f64::NAN), Duration::ZERO);
-        assert_eq!(duration(1e300), Duration::MAX);
+        assert_eq!(duration(1e300), Duration::ZERO);
         assert_eq!(format!("{:.3}", duration(1234.0).as_secs_f64()), "1.234");
     }
 
