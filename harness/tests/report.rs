@@ -372,6 +372,15 @@ fn hostile_strings_are_escaped_in_every_page() {
     let junit = junit_xml(&results);
     assert!(!junit.contains("<script"));
     assert!(junit.contains("name=\"area&lt;script&gt;alert(1)&lt;/script&gt;&quot;&apos;&amp;::&lt;script&gt;"));
+    // Read back, the document has the four cases, named with the input's text: none of it
+    // became markup.
+    let read_back = read_junit(&junit);
+    let names: Vec<&str> = read_back.test_suites.iter().flat_map(|s| &s.test_cases).map(|c| c.name.as_str()).collect();
+    let (name, orphan) = (format!("area{HOSTILE}::{HOSTILE}"), format!("area2{HOSTILE}::orphan{HOSTILE}"));
+    assert_eq!(names, [&name, &name, &name, &orphan]);
+    // The start time `2026-11-20T10:00:00Z<b>` is not RFC 3339, so the report has no
+    // timestamp rather than a made-up one (quick-junit takes only a parsed date and time).
+    assert!(read_back.timestamp.is_none() && !junit.contains("timestamp="));
     let md = markdown_summary(&results, None);
     for line in md.lines() {
         let outside = outside_code_spans(line);
@@ -542,11 +551,19 @@ fn odd_results_render_without_panicking() {
     let (_root, out) = site(&r, Some(&fixture("hostile.json")));
     assert!(out.join("index.html").is_file());
     let _ = markdown_summary(&r, Some(&fixture("pathlike.json")));
-    let _ = junit_xml(&r);
+    read_junit(&junit_xml(&r));
     let _ = compare(&fixture("hostile.json"), &r).to_text();
 }
 
 // ---- Markdown, JUnit ----
+
+/// A JUnit document read back with quick-junit's reader, once it is known to hold only
+/// characters XML 1.0 allows (which that reader does not check).
+fn read_junit(xml: &str) -> quick_junit::Report {
+    let forbidden = xml.chars().find(|c| !matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..));
+    assert_eq!(forbidden, None, "a character XML 1.0 forbids in {xml}");
+    quick_junit::Report::deserialize_from_str(xml).unwrap_or_else(|e| panic!("{e}: {xml}"))
+}
 
 #[test]
 fn markdown_summary_matches_the_snapshot() {
@@ -562,6 +579,38 @@ fn junit_matches_the_snapshot() {
     assert_snapshot("basic.junit.xml", &xml);
     let (_root, out) = site(&fixture("basic.json"), None);
     assert_eq!(read(&out, "junit.xml"), xml);
+}
+
+#[test]
+fn junit_text_survives_control_characters_and_line_breaks() {
+    use quick_junit::TestCaseStatus;
+    let mut results = fixture("basic.json");
+    let odd = "line one\r\nline two\rthree\tfour \u{1b}]0;title\u{7}\u{1b}[31mred\u{1b}[0m\u{0}\u{7}\u{FFFE}<b> \u{1b}]8;;unclosed";
+    let skipped = results.cases.iter().position(|c| c.target == "mysql-8.0").unwrap();
+    results.cases[skipped].verdict = Verdict::NotRun { reason: odd.into() };
+    let errored = results.cases.iter().position(|c| c.target == "sqlite-3.54").unwrap();
+    results.cases[errored].verdict = Verdict::Error { reason: odd.into() };
+    let xml = junit_xml(&results);
+    let report = read_junit(&xml);
+    let status = |target: &str, i: usize| {
+        let suite = report.test_suites.iter().find(|s| s.name.as_str() == target).unwrap();
+        suite.test_cases[i].status.clone()
+    };
+    // quick-junit removes ANSI escape sequences and control characters (its XmlString):
+    // the writer it replaced kept them as U+FFFD, so `\u{1b}[31m` read `\u{FFFD}[31m`.
+    // Tabs and carriage returns, which it would drop too, arrive as a space and a line feed;
+    // U+FFFE, which XML forbids, as U+FFFD; an escape opening a control string nothing
+    // closes (which would take the text after it) as U+FFFD. Attributes stay on one line,
+    // and the element's text keeps the line breaks.
+    let flat = "line one line two three four red\u{FFFD}<b> \u{FFFD}]8;;unclosed";
+    let full = "line one\nline two\nthree four red\u{FFFD}<b> \u{FFFD}]8;;unclosed";
+    let TestCaseStatus::Skipped { message, description, .. } = status("mysql-8.0", 0) else { panic!("not skipped") };
+    assert_eq!(message.as_deref(), Some(format!("not run: {flat}").as_str()));
+    assert_eq!(description.as_deref(), Some(format!("not run: {full}").as_str()));
+    let TestCaseStatus::NonSuccess { message, description, .. } = status("sqlite-3.54", 0) else { panic!("not an error") };
+    assert_eq!(message.as_deref(), Some(flat));
+    assert_eq!(description.as_deref(), Some(full));
+    assert!(!xml.contains("<b>") && xml.contains("&lt;b&gt;"));
 }
 
 // ---- diff ----
