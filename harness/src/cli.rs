@@ -15,7 +15,7 @@ use crate::result::{write_results, RunResults};
 use crate::run::{self, Reporters, RunOptions, Timing};
 use crate::source::Diagnostics;
 use crate::suite::{self, Suite};
-use crate::target::planned_id;
+use crate::targets::planned_id;
 
 #[derive(Parser)]
 #[command(name = "dbcompat", version, about = "Measure how databases really behave, with declarative behaviour suites")]
@@ -196,11 +196,11 @@ fn clean_command() -> ExitCode {
         Err(code) => return code,
     };
     runtime.block_on(async {
-        if let Err(e) = crate::target::container::engine_available().await {
+        if let Err(e) = crate::targets::container::engine_available().await {
             eprintln!("error: {e}");
             return ExitCode::FAILURE;
         }
-        match crate::target::container::remove_orphans().await {
+        match crate::targets::container::remove_orphans().await {
             Ok(n) => {
                 println!("removed {n} container(s) left by dbcompat runs that are gone");
                 ExitCode::SUCCESS
@@ -425,7 +425,7 @@ fn crosscheck_command(matrix: &PathBuf, suites: &PathBuf, args: &CrosscheckArgs)
     let started = std::time::Instant::now();
     let checked = runtime.block_on(async {
         if uses_containers {
-            crate::target::container::remove_orphans_before_run().await;
+            crate::targets::container::remove_orphans_before_run().await;
         }
         let work = crate::crosscheck::run_all(cases, pool.clone(), timing, explanations.clone(), 4);
         let checked = tokio::select! {
@@ -435,7 +435,7 @@ fn crosscheck_command(matrix: &PathBuf, suites: &PathBuf, args: &CrosscheckArgs)
         match checked {
             Some(_) => pool.shut_down().await,
             None => {
-                let _ = tokio::time::timeout(run::interrupt::REMOVAL_BOUND, crate::target::container::remove_all_of_this_process()).await;
+                let _ = tokio::time::timeout(run::interrupt::REMOVAL_BOUND, crate::targets::container::remove_all_of_this_process()).await;
             }
         }
         checked

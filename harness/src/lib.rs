@@ -22,8 +22,3 @@ pub mod result;
 pub mod report;
 pub mod crosscheck;
 pub mod cli;
-
-/// The old path of [`backends`], for code written before it had a module per backend.
-pub use backends as backend;
-/// The old path of [`targets`].
-pub use targets as target;

@@ -130,6 +130,7 @@ fn completion(result: &CaseResult) -> Result<Completion, Failed> {
             transcript(result)
         ))),
         Verdict::Error { reason } => Err(Failed::from(format!("{reason}\n{}", transcript(result)))),
+        Verdict::Flaky { reason } => Err(Failed::from(format!("flaky: {reason}\n{}", transcript(result)))),
     }
 }
 

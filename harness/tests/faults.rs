@@ -13,7 +13,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use dbcompat::backend::Backend;
+use dbcompat::backends::Backend;
 use dbcompat::result::RunResults;
 use dbcompat::targets::container::{Container, PASSWORD, PID_LABEL};
 use dbcompat::targets::server::{wait_ready, Endpoint};

@@ -11,12 +11,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use dbcompat::backend::Backend;
+use dbcompat::backends::Backend;
 use dbcompat::driver::{Canceller, Command, DbError, ErrorClass, Response, Session, SessionError, StatementResult};
 use dbcompat::run::{run_case, Timing};
 use dbcompat::source::SourceFile;
 use dbcompat::suite::{parse, Probe};
-use dbcompat::target::{Namespace, Target};
+use dbcompat::targets::{Namespace, Target};
 use dbcompat::version::Version;
 use tokio::sync::Notify;
 
@@ -121,10 +121,10 @@ impl Target for Fake {
         Ok(Box::new(FakeSession { cancel: Arc::new(Notify::new()), state: Arc::new(AtomicU8::new(UNKNOWN)), running: Default::default() }))
     }
     /// A clean restart the fake server's log confirms; a crash its log contradicts.
-    async fn restart(&self, kind: dbcompat::suite::RestartKind) -> Result<dbcompat::target::RestartReport, String> {
+    async fn restart(&self, kind: dbcompat::suite::RestartKind) -> Result<dbcompat::targets::RestartReport, String> {
         match kind {
             dbcompat::suite::RestartKind::Clean => {
-                Ok(dbcompat::target::RestartReport { summary: "restarted".into(), server_log: vec!["LOG:  database system is shut down".into()] })
+                Ok(dbcompat::targets::RestartReport { summary: "restarted".into(), server_log: vec!["LOG:  database system is shut down".into()] })
             }
             dbcompat::suite::RestartKind::Crash => Err("the server's log shows a clean shutdown: the kill was not a crash".into()),
         }

@@ -156,7 +156,7 @@ fn the_documented_example_loads() {
 
 #[test]
 fn claims_are_judged_one_by_one_on_the_columns_they_are_about() {
-    use dbcompat::backend::Backend;
+    use dbcompat::backends::Backend;
     use dbcompat::result::probe::check_claims;
     let text = r#"
 [[probe]]
@@ -368,7 +368,7 @@ fn parse_ok(text: &str) -> dbcompat::suite::Suite {
 
 #[test]
 fn a_parameter_expands_into_probes_with_their_own_ids_setup_and_expectations() {
-    use dbcompat::backend::Backend;
+    use dbcompat::backends::Backend;
     let suite = parse_ok(
         r#"area = "a"
 [[probe]]
@@ -408,7 +408,7 @@ others = "journal modes are SQLite's"
 
 #[test]
 fn an_isolation_parameter_sets_the_sessions_that_ask_for_it() {
-    use dbcompat::backend::Backend;
+    use dbcompat::backends::Backend;
     let suite = parse_ok(
         r#"area = "a"
 [[probe]]
@@ -462,7 +462,7 @@ sqlite = "rows:(2)"
 
 #[test]
 fn a_citation_stands_without_a_restated_outcome_and_mariadb_falls_back_to_mysql() {
-    use dbcompat::backend::Backend;
+    use dbcompat::backends::Backend;
     use dbcompat::result::verdict::{judge, Verdict};
     use dbcompat::version::Version;
     let suite = parse_ok(

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde::Serialize;
 
-use crate::backend::Backend;
+use crate::backends::Backend;
 use crate::driver::client::ClientLog;
 use crate::driver::Session;
 use crate::result::{CaseResult, Verdict};

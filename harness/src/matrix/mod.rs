@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::backend::Backend;
+use crate::backends::Backend;
 use crate::source::reader::{Reader, Table};
 use crate::source::{Diagnostics, SourceFile};
 

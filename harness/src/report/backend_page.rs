@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use crate::backend::Backend;
+use crate::backends::Backend;
 
 use super::html::{breakable_id, count_chip, esc, legend, truncate, Current, Shell};
 use super::matrix::cell_html;
@@ -86,7 +86,7 @@ fn behaviour(cell: &Cell) -> Option<String> {
     match cell.status? {
         Status::Pass | Status::Fail | Status::NoExpectation | Status::Undefined => cell.outcome.map(outcome_text),
         Status::NotApplicable => Some("not applicable".to_string()),
-        Status::Error | Status::NotRun | Status::Unsupported => None,
+        Status::Error | Status::Flaky | Status::NotRun | Status::Unsupported => None,
     }
 }
 

@@ -125,6 +125,7 @@ fn finding<'a>(model: &Model<'a>, probe: &str, target: &str, index: usize) -> Ta
         Verdict::NotRun { .. } => "not run",
         Verdict::NotApplicable { .. } => "not applicable",
         Verdict::Error { .. } => "error",
+        Verdict::Flaky { .. } => "flaky",
         _ => "no prediction",
     })
 }

@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use crate::outcome::Outcome;
-use crate::backend::Backend;
+use crate::backends::Backend;
 use crate::result::RunResults;
 
 use super::model::{outcome_text, Status};

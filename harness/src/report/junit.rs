@@ -132,6 +132,11 @@ fn testcase(c: &CaseResult) -> TestCase {
             s.set_type("error").set_message(attr(reason)).set_description(text(reason));
             s
         }
+        Verdict::Flaky { reason } => {
+            let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            s.set_type("flaky").set_message(attr(&format!("flaky: {reason}"))).set_description(text(reason));
+            s
+        }
         Verdict::NotRun { reason } => skipped(&format!("not run: {reason}")),
         Verdict::NotApplicable { reason } => skipped(&format!("not applicable: {reason}")),
         Verdict::Unsupported { reason } => skipped(&format!("not supported by dbcompat: {reason}")),

@@ -105,12 +105,12 @@ pub fn markdown_summary(results: &RunResults, previous: Option<&RunResults>) -> 
         more(&mut out, failures.len());
     }
 
-    let errors: Vec<_> = results.cases.iter().filter(|c| matches!(c.verdict, Verdict::Error { .. })).collect();
+    let errors: Vec<_> = results.cases.iter().filter(|c| matches!(c.verdict, Verdict::Error { .. } | Verdict::Flaky { .. })).collect();
     if !errors.is_empty() {
         let _ = writeln!(out, "\n### ! Errors ({})\n", errors.len());
         out.push_str("| case | target | reason |\n|---|---|---|\n");
         for c in errors.iter().take(MAX_LISTED) {
-            if let Verdict::Error { reason } = &c.verdict {
+            if let Verdict::Error { reason } | Verdict::Flaky { reason } = &c.verdict {
                 let _ = writeln!(out, "| {} | {} | {} |", md_code(&format!("{}::{}", c.area, c.probe)), md_code(&c.target), md_text(&cut(reason, 300)));
             }
         }

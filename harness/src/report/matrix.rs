@@ -73,6 +73,7 @@ fn short_label(s: Status) -> &'static str {
         Status::Pass => "pass",
         Status::Fail => "fail",
         Status::Error => "error",
+        Status::Flaky => "flaky",
         Status::NoExpectation => "no expectation",
         Status::Undefined => "undefined",
         Status::NotApplicable => "n/a",
@@ -147,7 +148,7 @@ fn target_tooltip(t: &TargetView) -> String {
     truncate(&tip, TOOLTIP_PART * 2)
 }
 
-fn row(out: &mut String, model: &Model, probe: &ProbeView, groups: &[(crate::backend::Backend, &[TargetView])]) {
+fn row(out: &mut String, model: &Model, probe: &ProbeView, groups: &[(crate::backends::Backend, &[TargetView])]) {
     let page = model.names.probe_page(probe.id);
     let asks = probe.record.map_or("", |r| r.asks.as_str());
     let _ = write!(

@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 
 use crate::outcome::Outcome;
-use crate::backend::Backend;
+use crate::backends::Backend;
 use crate::result::{CaseResult, ProbeRecord, RunResults, TargetRecord, Verdict};
 use crate::version::Version;
 
@@ -22,6 +22,8 @@ pub enum Status {
     Pass,
     Fail,
     Error,
+    /// The runs of a repeated case disagreed.
+    Flaky,
     NoExpectation,
     /// Recorded, never judged: the vendor documents the behaviour as undefined.
     Undefined,
@@ -33,10 +35,11 @@ pub enum Status {
 
 impl Status {
     /// In the order summaries list them: findings first.
-    pub const ALL: [Status; 8] = [
+    pub const ALL: [Status; 9] = [
         Status::Pass,
         Status::Fail,
         Status::Error,
+        Status::Flaky,
         Status::NoExpectation,
         Status::Undefined,
         Status::NotApplicable,
@@ -54,6 +57,7 @@ impl Status {
             Verdict::Unsupported { .. } => Status::Unsupported,
             Verdict::NotRun { .. } => Status::NotRun,
             Verdict::Error { .. } => Status::Error,
+            Verdict::Flaky { .. } => Status::Flaky,
         }
     }
 
@@ -62,6 +66,7 @@ impl Status {
             Status::Pass => "✓",
             Status::Fail => "✗",
             Status::Error => "!",
+            Status::Flaky => "≈",
             Status::NoExpectation => "?",
             Status::Undefined => "~",
             Status::NotApplicable => "–",
@@ -76,6 +81,7 @@ impl Status {
             Status::Pass => "as expected",
             Status::Fail => "differs from expectation",
             Status::Error => "error",
+            Status::Flaky => "flaky (repeated runs disagreed)",
             Status::NoExpectation => "no expectation yet",
             Status::Undefined => "undefined by the vendor (recorded, not judged)",
             Status::NotApplicable => "not applicable",
@@ -90,6 +96,7 @@ impl Status {
             Status::Pass => "pass",
             Status::Fail => "fail",
             Status::Error => "error",
+            Status::Flaky => "flaky",
             Status::NoExpectation => "no-expectation",
             Status::Undefined => "undefined",
             Status::NotApplicable => "not-applicable",
@@ -206,7 +213,7 @@ impl Cell<'_> {
 
 pub(crate) fn verdict_reason(v: &Verdict) -> Option<&str> {
     match v {
-        Verdict::NotApplicable { reason } | Verdict::NotRun { reason } | Verdict::Error { reason } => Some(reason),
+        Verdict::NotApplicable { reason } | Verdict::NotRun { reason } | Verdict::Error { reason } | Verdict::Flaky { reason } => Some(reason),
         _ => None,
     }
 }

@@ -6,7 +6,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::backend::Backend;
+use crate::backends::Backend;
 
 /// Ids longer than this are shortened (file names have a length limit).
 const MAX_CLEAN_LEN: usize = 64;

@@ -99,7 +99,7 @@ mod tests {
             interrupted: None,
             targets: cases
                 .iter()
-                .map(|(_, t, _)| TargetRecord { id: t.to_string(), backend: crate::backend::Backend::Sqlite, server_version: Some("3".into()), launch: "embedded".into(), not_run: None })
+                .map(|(_, t, _)| TargetRecord { id: t.to_string(), backend: crate::backends::Backend::Sqlite, server_version: Some("3".into()), launch: "embedded".into(), not_run: None })
                 .collect(),
             probes: vec![],
             cases: cases

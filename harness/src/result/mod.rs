@@ -22,7 +22,10 @@ pub use verdict::{judge, Verdict};
 pub use write::{write_results, ResultsFile};
 
 /// Bumped whenever a field changes meaning or is removed.
-pub const SCHEMA_VERSION: u32 = 1;
+/// Version 2: outcomes are typed (a file whose outcome text is not an outcome is
+/// refused), and flaky cases have a verdict of their own. Version 1 files are read and
+/// upgraded: their flaky cases were errors whose reason began "flaky: ".
+pub const SCHEMA_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunResults {
@@ -63,7 +66,7 @@ fn one() -> usize {
 pub struct TargetRecord {
     /// The name cases use, e.g. `sqlite-3.51` or `postgres-17`.
     pub id: String,
-    pub backend: crate::backend::Backend,
+    pub backend: crate::backends::Backend,
     /// The version the server itself reports; absent when it did not run.
     pub server_version: Option<String>,
     /// How it was started: `embedded`, `container postgres:17`, `external`.
@@ -90,7 +93,7 @@ pub struct CaseResult {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub claims: Vec<ClaimCheck>,
     /// With `--repeat`: each distinct outcome and how many runs gave it, when the runs
-    /// disagreed (the verdict is then an error starting "flaky:").
+    /// disagreed (the verdict is then flaky).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub flaky: Vec<OutcomeCount>,
     pub transcript: Vec<StepRecord>,
@@ -233,7 +236,7 @@ impl RunResults {
             t.not_run.iter_mut().for_each(scrub);
         }
         for c in &mut r.cases {
-            if let Verdict::Error { reason } | Verdict::NotRun { reason } = &mut c.verdict {
+            if let Verdict::Error { reason } | Verdict::NotRun { reason } | Verdict::Flaky { reason } = &mut c.verdict {
                 scrub(reason);
             }
             c.flaky.iter_mut().flat_map(|f| &mut f.outcome).for_each(scrub);
@@ -251,10 +254,26 @@ impl RunResults {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
         let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("{}: not JSON: {e}", path.display()))?;
         let version = value.get("schema_version").and_then(|v| v.as_u64());
-        if version != Some(SCHEMA_VERSION as u64) {
-            return Err(format!("{}: schema_version {version:?}, this dbcompat reads {SCHEMA_VERSION}", path.display()));
+        if version != Some(SCHEMA_VERSION as u64) && version != Some(1) {
+            return Err(format!("{}: schema_version {version:?}, this dbcompat reads 1 and {SCHEMA_VERSION}", path.display()));
         }
-        serde_json::from_value(value).map_err(|e| format!("{}: {e}", path.display()))
+        let mut results: RunResults = serde_json::from_value(value).map_err(|e| format!("{}: {e}", path.display()))?;
+        if results.schema_version == 1 {
+            results.upgrade_from_version_1();
+        }
+        Ok(results)
+    }
+
+    /// A version 1 file as version 2 would have written it.
+    fn upgrade_from_version_1(&mut self) {
+        for c in &mut self.cases {
+            if let Verdict::Error { reason } = &c.verdict {
+                if let Some(rest) = reason.strip_prefix("flaky: ") {
+                    c.verdict = Verdict::Flaky { reason: rest.to_string() };
+                }
+            }
+        }
+        self.schema_version = SCHEMA_VERSION;
     }
 
     pub fn tally(&self) -> Tally {
@@ -269,6 +288,7 @@ impl RunResults {
                 Verdict::Unsupported { .. } => t.unsupported += 1,
                 Verdict::NotRun { .. } => t.not_run += 1,
                 Verdict::Error { .. } => t.error += 1,
+                Verdict::Flaky { .. } => t.flaky += 1,
             }
         }
         t
@@ -287,6 +307,8 @@ pub struct Tally {
     pub unsupported: usize,
     pub not_run: usize,
     pub error: usize,
+    /// Runs of the case (`--repeat`) that did not agree.
+    pub flaky: usize,
 }
 
 impl std::fmt::Display for Tally {
@@ -294,6 +316,9 @@ impl std::fmt::Display for Tally {
         write!(f, "{} passed, {} failed, {} errors, {} without expectation", self.pass, self.fail, self.error, self.no_expectation)?;
         if self.undefined > 0 {
             write!(f, ", {} undefined (recorded)", self.undefined)?;
+        }
+        if self.flaky > 0 {
+            write!(f, ", {} flaky", self.flaky)?;
         }
         write!(f, ", {} not applicable", self.not_applicable)?;
         if self.unsupported > 0 {
@@ -319,7 +344,7 @@ mod tests {
         st.error = Some(DbError { class: crate::driver::ErrorClass::Other, code: "28P01".into(), message: "bad ScrubbedPw".into() });
         step.statements.push(st);
         case.transcript.push(step);
-        let target = TargetRecord { id: "t".into(), backend: crate::backend::Backend::Postgres, server_version: None, launch: "external".into(), not_run: Some("ScrubbedPw refused".into()) };
+        let target = TargetRecord { id: "t".into(), backend: crate::backends::Backend::Postgres, server_version: None, launch: "external".into(), not_run: Some("ScrubbedPw refused".into()) };
         let settings = RunSettings { blocking_window_ms: 1, step_timeout_ms: 1, filters: vec![], shard: None, repeat: 1 };
         let run = RunResults {
             schema_version: SCHEMA_VERSION,
@@ -339,5 +364,45 @@ mod tests {
         // What the server returned and the suite's SQL are data, not messages.
         assert_eq!(clean.cases[0].outcome, run.cases[0].outcome);
         assert_eq!(clean.cases[0].transcript[0].statements[0].sql, "SELECT 'ScrubbedPw'");
+    }
+
+    #[test]
+    fn a_version_1_file_is_read_and_its_flaky_errors_become_flaky() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut run = RunResults {
+            schema_version: 1,
+            dbcompat_version: String::new(),
+            started_at: String::new(),
+            finished_at: String::new(),
+            host: String::new(),
+            settings: RunSettings { blocking_window_ms: 1, step_timeout_ms: 1, filters: vec![], shard: None, repeat: 3 },
+            interrupted: None,
+            targets: vec![],
+            probes: vec![],
+            cases: vec![CaseResult::new("p", "a", "s", "t")],
+        };
+        run.cases[0].verdict = Verdict::Error { reason: "flaky: 3 runs gave ok (2x), rows:(1) (1x)".into() };
+        let path = dir.path().join("v1.json");
+        std::fs::write(&path, serde_json::to_string(&run).unwrap()).unwrap();
+        let read = RunResults::read(&path).unwrap();
+        assert_eq!(read.schema_version, SCHEMA_VERSION);
+        assert_eq!(read.cases[0].verdict, Verdict::Flaky { reason: "3 runs gave ok (2x), rows:(1) (1x)".into() });
+        assert_eq!(read.tally().flaky, 1);
+        run.schema_version = 7;
+        std::fs::write(&path, serde_json::to_string(&run).unwrap()).unwrap();
+        assert!(RunResults::read(&path).unwrap_err().contains("reads 1 and 2"));
+    }
+
+    #[test]
+    fn a_results_file_whose_outcome_is_not_an_outcome_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.json");
+        let mut case = serde_json::to_value(CaseResult::new("p", "a", "s", "t")).unwrap();
+        case["outcome"] = serde_json::json!(["rows:('unclosed)"]);
+        let run = serde_json::json!({"schema_version": 2, "dbcompat_version": "", "started_at": "", "finished_at": "", "host": "",
+            "settings": {"blocking_window_ms": 1, "step_timeout_ms": 1, "filters": [], "shard": null, "repeat": 1},
+            "targets": [], "probes": [], "cases": [case]});
+        std::fs::write(&path, run.to_string()).unwrap();
+        assert!(RunResults::read(&path).unwrap_err().contains("rows are written"));
     }
 }

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::backend::Backend;
+use crate::backends::Backend;
 use crate::outcome::Outcome;
 use crate::suite::{Action, Probe, Sql};
 use crate::version::Version;

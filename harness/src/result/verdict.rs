@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::backend::Backend;
+use crate::backends::Backend;
 use crate::outcome::Outcome;
 use crate::suite::Probe;
 use crate::version::Version;
@@ -28,6 +28,9 @@ pub enum Verdict {
     NotRun { reason: String },
     /// The harness or the server failed before an outcome could be observed.
     Error { reason: String },
+    /// With `--repeat`, the runs of the case did not agree; `reason` lists each outcome
+    /// and how many runs gave it.
+    Flaky { reason: String },
 }
 
 impl Verdict {
@@ -41,12 +44,13 @@ impl Verdict {
             Verdict::Unsupported { .. } => "not supported by dbcompat",
             Verdict::NotRun { .. } => "not run",
             Verdict::Error { .. } => "error",
+            Verdict::Flaky { .. } => "flaky",
         }
     }
 
     /// Whether the case counts against a run (and fails `cargo test`).
     pub fn is_failure(&self) -> bool {
-        matches!(self, Verdict::Fail { .. } | Verdict::Error { .. })
+        matches!(self, Verdict::Fail { .. } | Verdict::Error { .. } | Verdict::Flaky { .. })
     }
 }
 

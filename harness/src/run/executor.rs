@@ -11,7 +11,7 @@ use super::interrupt::Interrupt;
 use crate::matrix::TargetSpec;
 use crate::result::{judge, CaseResult, OutcomeCount, TargetRecord, Verdict};
 use crate::suite::Probe;
-use crate::target::{self, Launched};
+use crate::targets::{self, Launched};
 
 /// One target of a run: started on first use, with the rules for sharing it.
 struct Slot {
@@ -72,7 +72,7 @@ impl TargetPool {
 
     /// Names cases use, known before anything starts.
     pub fn planned_ids(&self) -> Vec<String> {
-        self.slots.iter().map(|s| target::planned_id(&s.spec)).collect()
+        self.slots.iter().map(|s| targets::planned_id(&s.spec)).collect()
     }
 
     /// Starts the target (once) and returns it, ready or not run.
@@ -80,7 +80,7 @@ impl TargetPool {
         let slot = &self.slots[index];
         slot.launched
             .get_or_init(|| async {
-                let launched = target::launch(&slot.spec).await;
+                let launched = targets::launch(&slot.spec).await;
                 match &launched.record.not_run {
                     Some(reason) => self.reporters.emit(EventKind::TargetNotRun { target: &launched.record, reason }),
                     None => self.reporters.emit(EventKind::TargetReady { target: &launched.record }),
@@ -132,7 +132,7 @@ impl TargetPool {
     /// An interrupted run gives the case as not run, saying so.
     pub async fn run(&self, probe: &Probe, index: usize) -> CaseResult {
         let interrupted = |when: &str| {
-            let id = target::planned_id(&self.slots[index].spec);
+            let id = targets::planned_id(&self.slots[index].spec);
             let mut r = CaseResult::new(&probe.id, &probe.area, &probe.file.display().to_string(), &id);
             let by = self.interrupt.signal().map_or("a signal", |s| s.name());
             r.verdict = Verdict::NotRun { reason: format!("the run was interrupted ({by}) {when}") };
@@ -162,7 +162,7 @@ impl TargetPool {
         }
         if seen.len() > 1 {
             let list: Vec<String> = seen.iter().map(|s| format!("{} ({}x)", s.outcome.join(" | "), s.runs)).collect();
-            first.verdict = Verdict::Error { reason: format!("flaky: {} runs gave {}", self.repeat, list.join(", ")) };
+            first.verdict = Verdict::Flaky { reason: format!("{} runs gave {}", self.repeat, list.join(", ")) };
             first.flaky = seen;
         }
         first
@@ -244,7 +244,7 @@ pub async fn run_one_watched(probe: &Probe, launched: &Launched, timing: &Timing
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend::Backend;
+    use crate::backends::Backend;
     use crate::matrix::Launch;
     use crate::source::SourceFile;
 
@@ -254,7 +254,7 @@ mod tests {
         let (suite, d) = crate::suite::parse(&SourceFile::new("s.toml", text.into()));
         assert!(d.is_empty(), "{d}");
         let spec = TargetSpec { name: "sqlite".into(), backend: Backend::Sqlite, launch: Launch::Embedded, default: true, enabled: true, line: 1 };
-        let launched = target::launch(&spec).await;
+        let launched = targets::launch(&spec).await;
         let result = run_one(&suite.probes[0], &launched, &Timing::default()).await;
         assert_eq!(result.verdict, Verdict::Unsupported { reason: "dbcompat cannot do this here".into() });
         assert!(result.transcript.is_empty(), "nothing ran");

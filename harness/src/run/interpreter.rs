@@ -16,12 +16,12 @@ use std::time::{Duration, Instant};
 
 use tokio::task::JoinHandle;
 
-use crate::backend::Backend;
+use crate::backends::Backend;
 use crate::driver::{Canceller, Command, Session, SessionError};
 use crate::outcome::{Outcome, Reply};
 use crate::result::{StatementRecord, StepKind, StepRecord};
 use crate::suite::{Action, Probe, RestartKind, SessionSpec, Sql, Step, Template};
-use crate::target::{Namespace, Target};
+use crate::targets::{Namespace, Target};
 
 #[derive(Debug, Clone, Copy)]
 pub struct Timing {

@@ -15,7 +15,7 @@ use super::plan::{plan, shard, Case};
 use crate::matrix::{Launch, TargetSpec};
 use crate::result::{CaseResult, ProbeRecord, RunResults, RunSettings};
 use crate::suite::{Probe, Suite};
-use crate::target::container;
+use crate::targets::container;
 
 /// How a run goes: its waits, which cases, and how often each runs.
 #[derive(Debug, Clone)]
@@ -224,7 +224,7 @@ fn now() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend::Backend;
+    use crate::backends::Backend;
     use crate::result::Verdict;
     use crate::run::events::{Event, Reporter};
     use crate::source::SourceFile;
@@ -296,7 +296,7 @@ sql = ["COMMIT", "SELECT count(*) FROM t"]
         let options = RunOptions { timing: Timing { blocking_window: Duration::from_millis(100), ..Timing::default() }, ..RunOptions::default() };
         let results = run(&suites(), vec![sqlite()], options, Interrupt::new(), Reporters::new(vec![log.clone()])).await.unwrap();
         let lines = log.0.lock().unwrap().clone();
-        let id = crate::target::planned_id(&sqlite());
+        let id = crate::targets::planned_id(&sqlite());
         assert_eq!(lines[0], format!("run started: 2 case(s) on {id}"));
         assert_eq!(lines[1], format!("target ready: {id}"));
         assert_eq!(lines.last().unwrap(), "run finished: 2 case(s)");

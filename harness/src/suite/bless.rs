@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use toml_edit::{Array, DocumentMut, Item, Table, Value};
 
 use crate::outcome::Outcome;
-use crate::backend::Backend;
+use crate::backends::Backend;
 use crate::result::{RunResults, Verdict};
 use crate::suite::{Probe, Selector, Suite};
 use crate::version::Version;

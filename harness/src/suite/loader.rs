@@ -10,7 +10,7 @@ use toml::de::DeValue;
 use super::model::*;
 use super::template::Template;
 use crate::outcome::Outcome;
-use crate::backend::{is_dialect_key, Backend};
+use crate::backends::{is_dialect_key, Backend};
 use crate::source::reader::{Located, Reader, Table, Value};
 use crate::source::{Diagnostic, Diagnostics, SourceFile};
 

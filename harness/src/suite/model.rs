@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::template::Template;
-use crate::backend::Backend;
+use crate::backends::Backend;
 pub use crate::outcome::Isolation;
 use crate::outcome::Outcome;
 use crate::version::{Version, VersionRange};

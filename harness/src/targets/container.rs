@@ -13,7 +13,7 @@ use testcontainers::runners::AsyncRunner;
 use testcontainers::{ContainerAsync, GenericImage, ImageExt};
 use tokio::sync::Mutex;
 
-use crate::backend::Backend;
+use crate::backends::Backend;
 use crate::suite::RestartKind;
 
 pub const PASSWORD: &str = "dbcompat";

@@ -12,7 +12,7 @@ use async_trait::async_trait;
 
 use super::{Namespace, RestartReport, Target};
 use crate::suite::RestartKind;
-use crate::backend::Backend;
+use crate::backends::Backend;
 use std::sync::Arc;
 
 use crate::driver::sqlite::{library_version, SqliteSession};

@@ -13,7 +13,7 @@ pub mod server_log;
 
 use async_trait::async_trait;
 
-use crate::backend::Backend;
+use crate::backends::Backend;
 use crate::driver::client::ClientLog;
 use crate::driver::Session;
 use crate::suite::RestartKind;

@@ -6,7 +6,7 @@
 //! (PostgreSQL always; InnoDB when it had something to redo or roll back). The lines
 //! that matter are copied into the transcript so a reader can see them.
 
-use crate::backend::Backend;
+use crate::backends::Backend;
 use crate::suite::RestartKind;
 
 /// The server's own account of a restart or crash, or why it does not confirm one.

@@ -1,6 +1,6 @@
 //! What the tests against a real container engine share.
 
-use dbcompat::target::container::engine_available;
+use dbcompat::targets::container::engine_available;
 
 /// Whether a container engine answers. Without one a test says so and passes, unless
 /// `DBCOMPAT_REQUIRE_ALL=1` (as in CI), where it fails.
