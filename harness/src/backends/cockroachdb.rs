@@ -16,7 +16,12 @@ pub struct Cockroachdb;
 
 /// A namespace is a database (CockroachDB's databases are cheap, unlike PostgreSQL's).
 fn pg_connect(endpoint: &Endpoint, database: Option<&str>) -> PgConnect {
-    PgConnect { database: database.map(str::to_string).or_else(|| endpoint.database.clone()), ..postgres::pg_connect(endpoint, None, postgres::class) }
+    // CockroachDB's pg_stat_activity has no wait events: blocking is judged by time alone.
+    PgConnect {
+        database: database.map(str::to_string).or_else(|| endpoint.database.clone()),
+        lock_wait_sql: None,
+        ..postgres::pg_connect(endpoint, None, postgres::class)
+    }
 }
 
 #[async_trait]

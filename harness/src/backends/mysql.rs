@@ -139,7 +139,18 @@ pub(super) fn options(endpoint: &Endpoint, database: Option<&str>, after_connect
         database: database.or(endpoint.database.as_deref()).map(str::to_string),
         after_connect,
         classify: class,
+        cancel_sql: |id| format!("KILL QUERY {id}"),
+        lock_wait_sql,
     }
+}
+
+/// Row locks show in InnoDB's transaction list; table, metadata and user (GET_LOCK)
+/// locks in the connection's state.
+fn lock_wait_sql(id: u32) -> String {
+    format!(
+        "SELECT (SELECT COUNT(*) FROM information_schema.INNODB_TRX WHERE trx_mysql_thread_id = {id} AND trx_state = 'LOCK WAIT') \
+         + (SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = {id} AND (STATE LIKE '%lock%' OR STATE LIKE 'Waiting for%'))"
+    )
 }
 
 /// The `mysql` client of MySQL 8.0 and later asks for utf8mb4_0900_ai_ci (255), the

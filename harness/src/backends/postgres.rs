@@ -104,7 +104,14 @@ pub(super) fn pg_connect(endpoint: &Endpoint, schema: Option<&str>, classify: cr
         database: endpoint.database.clone(),
         search_path: schema.map(str::to_string),
         classify,
+        lock_wait_sql: Some(lock_wait_sql),
     }
+}
+
+/// Whether a backend waits for a lock, as the server's activity view says (the
+/// question PostgreSQL's own isolation tester asks).
+fn lock_wait_sql(pid: i32) -> String {
+    format!("SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = {pid}")
 }
 
 /// psql logged in as the harness's sessions are, with the schema as its search_path

@@ -62,6 +62,10 @@ pub struct MySqlOptions {
     pub after_connect: fn((u16, u16, u16)) -> Option<&'static str>,
     /// The server's table of error numbers.
     pub classify: Classify,
+    /// The statement that stops connection `id`'s running statement.
+    pub cancel_sql: fn(id: u32) -> String,
+    /// The query whose first value counts the lock waits of connection `id`.
+    pub lock_wait_sql: fn(id: u32) -> String,
 }
 
 impl MySqlOptions {
@@ -121,22 +125,17 @@ impl Canceller for KillQuery {
         let (admin, id) = (self.admin.clone(), self.id);
         tokio::spawn(async move {
             if let Ok(mut c) = Conn::new(admin.opts()).await {
-                let _ = c.query_drop(format!("KILL QUERY {id}")).await;
+                let _ = c.query_drop((admin.cancel_sql)(id)).await;
                 let _ = c.disconnect().await;
             }
         });
     }
 
-    /// Row locks show in InnoDB's transaction list; table, metadata and user (GET_LOCK)
-    /// locks in the connection's state.
     fn lock_wait(&self) -> futures_util::future::BoxFuture<'static, Option<bool>> {
         let (admin, id) = (self.admin.clone(), self.id);
         Box::pin(async move {
             let mut c = Conn::new(admin.opts()).await.ok()?;
-            let sql = format!(
-                "SELECT (SELECT COUNT(*) FROM information_schema.INNODB_TRX WHERE trx_mysql_thread_id = {id} AND trx_state = 'LOCK WAIT') \
-                 + (SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = {id} AND (STATE LIKE '%lock%' OR STATE LIKE 'Waiting for%'))"
-            );
+            let sql = (admin.lock_wait_sql)(id);
             let n: Option<i64> = c.query_first(sql).await.ok()?;
             let _ = c.disconnect().await;
             Some(n? > 0)

@@ -45,6 +45,10 @@ pub struct PgConnect {
     pub search_path: Option<String>,
     /// The backend's table of SQLSTATEs.
     pub classify: Classify,
+    /// The query, asked on another connection, whether the backend `pid` waits for a
+    /// lock (true or false in its first value); `None` where the server cannot tell,
+    /// and blocking is judged by time alone.
+    pub lock_wait_sql: Option<fn(pid: i32) -> String>,
 }
 
 impl PgConnect {
@@ -356,8 +360,9 @@ impl Canceller for PgCancel {
     fn lock_wait(&self) -> futures_util::future::BoxFuture<'static, Option<bool>> {
         let (admin, pid) = (self.admin.clone(), self.pid);
         Box::pin(async move {
+            let sql = (admin.lock_wait_sql?)(pid);
             let mut c = PgSession::connect(&admin, admin.clone()).await.ok()?;
-            let result = c.run(&format!("SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = {pid}")).await;
+            let result = c.run(&sql).await;
             Box::new(c).close().await;
             match result.ok()?.ok()? {
                 Response::Rows { rows, .. } => Some(rows.first().and_then(|r| r.first()).is_some_and(|v| v == "true")),
@@ -472,7 +477,7 @@ mod tests {
     }
 
     fn params() -> PgConnect {
-        PgConnect { host: "localhost".into(), port: 5432, user: "u".into(), password: "p".into(), database: Some("d".into()), search_path: Some("dbc_x 1".into()), classify: crate::backends::postgres_class }
+        PgConnect { host: "localhost".into(), port: 5432, user: "u".into(), password: "p".into(), database: Some("d".into()), search_path: Some("dbc_x 1".into()), classify: crate::backends::postgres_class, lock_wait_sql: None }
     }
 
     /// Reads one frontend message (type byte and body) the session sent.
