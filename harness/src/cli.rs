@@ -491,8 +491,8 @@ fn bless(results: &RunResults, suites: &std::path::Path) -> ExitCode {
         Ok(s) => s,
         Err(d) => return invalid(&d),
     };
-    let planned = suite::bless::plan(results, &loaded);
-    if let Err(e) = suite::bless::apply(&planned) {
+    let planned = crate::bless::plan(results, &loaded);
+    if let Err(e) = crate::bless::apply(&planned) {
         print_error(&e);
         return ExitCode::FAILURE;
     }

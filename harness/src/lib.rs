@@ -6,7 +6,8 @@
 //! [`backends`] holds what dbcompat knows of each database, [`driver`] the sessions that
 //! speak to them and [`targets`] the servers they run on; [`run`] plans (probe × target)
 //! cases and interprets them; [`result`] judges outcomes and writes the results JSON that
-//! [`report`], [`crosscheck`] and `cargo test` read. [`cli`] is the command line.
+//! [`report`], [`crosscheck`], [`bless`] (measured outcomes written back into the suites) and
+//! `cargo test` read. [`cli`] is the command line.
 
 pub mod outcome;
 pub mod version;
@@ -21,4 +22,5 @@ pub mod run;
 pub mod result;
 pub mod report;
 pub mod crosscheck;
+pub mod bless;
 pub mod cli;

@@ -61,19 +61,7 @@ fn one() -> usize {
     1
 }
 
-/// A target as it was run: what the matrix asked for and what the server said it is.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct TargetRecord {
-    /// The name cases use, e.g. `sqlite-3.51` or `postgres-17`.
-    pub id: String,
-    pub backend: crate::backends::Backend,
-    /// The version the server itself reports; absent when it did not run.
-    pub server_version: Option<String>,
-    /// How it was started: `embedded`, `container postgres:17`, `external`.
-    pub launch: String,
-    /// Why it did not run, when it did not.
-    pub not_run: Option<String>,
-}
+pub use crate::targets::TargetRecord;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CaseResult {

@@ -1,7 +1,6 @@
 //! Suites: declarative probes read from `suites/*.toml`. The format is documented in
 //! `suites/README.md`.
 
-pub mod bless;
 pub mod loader;
 pub mod model;
 pub mod template;

@@ -12,12 +12,27 @@ pub mod server;
 pub mod server_log;
 
 use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
 
 use crate::backends::Backend;
 use crate::driver::client::ClientLog;
 use crate::driver::Session;
 use crate::suite::RestartKind;
 use crate::version::Version;
+
+/// A target as it was run: what the matrix asked for and what the server said it is.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TargetRecord {
+    /// The name cases use, e.g. `sqlite-3.51` or `postgres-17`.
+    pub id: String,
+    pub backend: crate::backends::Backend,
+    /// The version the server itself reports; absent when it did not run.
+    pub server_version: Option<String>,
+    /// How it was started: `embedded`, `container postgres:17`, `external`.
+    pub launch: String,
+    /// Why it did not run, when it did not.
+    pub not_run: Option<String>,
+}
 
 /// What a restart or crash did, in the harness's words and in the server's own.
 #[derive(Debug, Clone, Default)]
@@ -72,7 +87,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::matrix::{Launch, TargetSpec};
-use crate::result::TargetRecord;
 
 /// A target after trying to start it: ready, or the reason it cannot run.
 pub struct Launched {
