@@ -29,12 +29,6 @@ pub struct Blessed {
     pub outcome: Vec<Outcome>,
 }
 
-/// The key for one version: PostgreSQL's major version is its first number, the
-/// others' are the first two.
-fn version_key(backend: Backend, v: &Version) -> String {
-    backend.dialect().version_key(v)
-}
-
 /// Works out which expectations to add for every probe the results observed.
 pub fn plan(results: &RunResults, suites: &[Suite]) -> Vec<Blessed> {
     let versions: BTreeMap<&str, (Backend, Option<Version>)> = results
@@ -71,7 +65,7 @@ pub fn plan(results: &RunResults, suites: &[Suite]) -> Vec<Blessed> {
             }
             let mut keys: BTreeMap<String, Vec<Outcome>> = BTreeMap::new();
             for (version, outcome) in seen {
-                keys.entry(version_key(backend, &version)).or_insert(outcome);
+                keys.entry(backend.dialect().version_key(&version)).or_insert(outcome);
             }
             for (key, outcome) in keys {
                 if fits(probe, &key) {
@@ -138,6 +132,21 @@ mod tests {
         TargetRecord { id: id.into(), backend, server_version: Some(version.into()), launch: "x".into(), not_run: None }
     }
 
+    fn run(targets: Vec<TargetRecord>, cases: Vec<CaseResult>) -> RunResults {
+        RunResults {
+            schema_version: SCHEMA_VERSION,
+            dbcompat_version: "t".into(),
+            started_at: String::new(),
+            finished_at: String::new(),
+            host: String::new(),
+            settings: RunSettings { blocking_window_ms: 0, step_timeout_ms: 0, filters: vec![], shard: None, repeat: 1 },
+            interrupted: None,
+            targets,
+            probes: vec![],
+            cases,
+        }
+    }
+
     #[test]
     fn agreeing_versions_get_one_key_and_differing_ones_one_each() {
         let dir = tempfile::tempdir().unwrap();
@@ -146,23 +155,15 @@ mod tests {
         std::fs::write(&file, text).unwrap();
         let (suite, d) = crate::suite::parse(&SourceFile::new(&file, text.into()));
         assert!(d.is_empty(), "{d}");
-        let results = RunResults {
-            schema_version: SCHEMA_VERSION,
-            dbcompat_version: "t".into(),
-            started_at: String::new(),
-            finished_at: String::new(),
-            host: String::new(),
-            settings: RunSettings { blocking_window_ms: 0, step_timeout_ms: 0, filters: vec![], shard: None, repeat: 1 },
-            interrupted: None,
-            targets: vec![
+        let results = run(
+            vec![
                 target("pg16", Backend::Postgres, "16.4"),
                 target("pg17", Backend::Postgres, "17.2 (Debian)"),
                 target("m1", Backend::Mariadb, "10.11.6-MariaDB"),
                 target("m2", Backend::Mariadb, "11.8.2-MariaDB"),
             ],
-            probes: vec![],
-            cases: vec![case("p", "pg16", "rows:(1)"), case("p", "pg17", "rows:(1)"), case("p", "m1", "ok"), case("p", "m2", "rows:(2)")],
-        };
+            vec![case("p", "pg16", "rows:(1)"), case("p", "pg17", "rows:(1)"), case("p", "m1", "ok"), case("p", "m2", "rows:(2)")],
+        );
         let planned = plan(&results, &[suite]);
         let keys: Vec<&str> = planned.iter().map(|b| b.key.as_str()).collect();
         assert_eq!(keys, ["postgres", "mariadb=10.11", "mariadb=11.8"]);
@@ -184,18 +185,7 @@ mod tests {
         std::fs::write(&file, text).unwrap();
         let (suite, d) = crate::suite::parse(&SourceFile::new(&file, text.into()));
         assert!(d.is_empty(), "{d}");
-        let results = RunResults {
-            schema_version: SCHEMA_VERSION,
-            dbcompat_version: "t".into(),
-            started_at: String::new(),
-            finished_at: String::new(),
-            host: String::new(),
-            settings: RunSettings { blocking_window_ms: 0, step_timeout_ms: 0, filters: vec![], shard: None, repeat: 1 },
-            interrupted: None,
-            targets: vec![target("s", Backend::Sqlite, "3.46.0")],
-            probes: vec![],
-            cases: vec![case("p_delete", "s", "error:busy")],
-        };
+        let results = run(vec![target("s", Backend::Sqlite, "3.46.0")], vec![case("p_delete", "s", "error:busy")]);
         let planned = plan(&results, &[suite]);
         assert_eq!(planned.iter().map(|b| (b.probe.as_str(), b.key.as_str())).collect::<Vec<_>>(), [("p", "sqlite[delete]")]);
         apply(&planned).unwrap();
