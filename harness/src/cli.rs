@@ -116,6 +116,10 @@ struct RunArgs {
     /// One case at a time and one target start at a time (to measure what concurrency buys).
     #[arg(long)]
     sequential: bool,
+    /// The state sessions start in, where a probe names none: `server-defaults` (what the
+    /// server's own client gets) or a framework's connection set-up (`django`).
+    #[arg(long, value_parser = |s: &str| s.parse::<crate::profile::Profile>())]
+    profile: Option<crate::profile::Profile>,
 }
 
 /// The longest wait the command line accepts: a day. Durations are added to the clock and
@@ -349,6 +353,7 @@ fn run_command(matrix: &PathBuf, suites: &PathBuf, args: &RunArgs) -> ExitCode {
         shard: args.shard,
         repeat: args.repeat,
         sequential: args.sequential,
+        profile: args.profile,
     };
     let (runtime, interrupt) = match runtime_with_signals() {
         Ok(x) => x,

@@ -10,6 +10,7 @@
 //! `cargo test` read. [`cli`] is the command line.
 
 pub mod outcome;
+pub mod profile;
 pub mod version;
 pub mod redact;
 pub mod source;

@@ -11,6 +11,7 @@ use super::{ContainerContract, Dialect, Endpoint, UrlForm};
 use crate::driver::postgres::{PgConnect, PgSession};
 use crate::driver::{ConnectError, Session};
 use crate::outcome::{ErrorClass, Isolation};
+use crate::profile::Profile;
 
 pub struct Cockroachdb;
 
@@ -44,7 +45,7 @@ impl Dialect for Cockroachdb {
         Some(ContainerContract { port: 26257, user: "root", password_env: None })
     }
 
-    async fn connect(&self, endpoint: &Endpoint, namespace: Option<&str>) -> Result<Box<dyn Session>, ConnectError> {
+    async fn connect(&self, endpoint: &Endpoint, namespace: Option<&str>, _profile: Profile) -> Result<Box<dyn Session>, ConnectError> {
         let session = PgSession::connect(&pg_connect(endpoint, namespace), pg_connect(endpoint, None)).await?;
         Ok(Box::new(session))
     }

@@ -7,6 +7,7 @@ use super::mysql::{self, ISOLATION_LEVELS, LOG_SIGNS, SESSION_STATE_SQL, URL};
 use super::{ClientLaunch, ContainerContract, Dialect, Endpoint, LogSigns, UrlForm};
 use crate::driver::{ConnectError, Session};
 use crate::outcome::{ErrorClass, Isolation};
+use crate::profile::{ConnectSetup, Profile};
 
 pub struct Mariadb;
 
@@ -39,8 +40,12 @@ impl Dialect for Mariadb {
         Some(ContainerContract { port: 3306, user: "root", password_env: Some("MARIADB_ROOT_PASSWORD") })
     }
 
-    async fn connect(&self, endpoint: &Endpoint, namespace: Option<&str>) -> Result<Box<dyn Session>, ConnectError> {
-        mysql::connect(endpoint, namespace, nothing_after_connect).await
+    async fn connect(&self, endpoint: &Endpoint, namespace: Option<&str>, profile: Profile) -> Result<Box<dyn Session>, ConnectError> {
+        mysql::connect(endpoint, namespace, profile, nothing_after_connect).await
+    }
+
+    fn profile_setup(&self, profile: Profile) -> Result<ConnectSetup, String> {
+        Ok(mysql::profile_setup(profile))
     }
 
     fn check_identity(&self, version_text: &str) -> Result<(), String> {

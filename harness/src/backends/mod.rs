@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use crate::driver::client::ClientFormat;
 use crate::driver::{ConnectError, Session};
 use crate::outcome::{ErrorClass, Isolation};
+use crate::profile::{ConnectSetup, Profile};
 use crate::version::Version;
 
 pub use mysql::class as mysql_class;
@@ -184,8 +185,19 @@ pub trait Dialect: Send + Sync {
         Ok(())
     }
 
-    /// Connects a session to a namespace (the administrative database when `None`).
-    async fn connect(&self, endpoint: &Endpoint, namespace: Option<&str>) -> Result<Box<dyn Session>, ConnectError>;
+    /// Connects a session to a namespace (the administrative database when `None`), with
+    /// the handshake `profile` asks for (capability flags, character set); the
+    /// statements a profile runs afterwards are [`Dialect::profile_setup`]'s.
+    async fn connect(&self, endpoint: &Endpoint, namespace: Option<&str>, profile: Profile) -> Result<Box<dyn Session>, ConnectError>;
+
+    /// What `profile` runs on a new session after the handshake; an error when the
+    /// profile does not cover this backend. `server-defaults` runs nothing.
+    fn profile_setup(&self, profile: Profile) -> Result<ConnectSetup, String> {
+        match profile {
+            Profile::ServerDefaults => Ok(ConnectSetup::default()),
+            other => Err(format!("the {other} profile has no connection set-up for {}", self.name())),
+        }
+    }
 
     /// The statement that shows a server is ready.
     fn ping_sql(&self) -> &'static str {

@@ -9,6 +9,7 @@ use crate::driver::client::mysql::{MysqlClient, DELIMITER};
 use crate::driver::mysql::{MySqlOptions, MySqlSession};
 use crate::driver::{ConnectError, Session};
 use crate::outcome::{ErrorClass, Isolation};
+use crate::profile::{ConnectSetup, Profile, SetupStatement};
 
 pub struct Mysql;
 
@@ -132,6 +133,7 @@ pub fn class(code: &str, _message: &str) -> ErrorClass {
 /// is what that client's session has that mysql_async's handshake does not give.
 pub(super) fn options(endpoint: &Endpoint, database: Option<&str>, after_connect: fn((u16, u16, u16)) -> Option<&'static str>) -> MySqlOptions {
     MySqlOptions {
+        found_rows: false,
         host: endpoint.host.clone(),
         port: endpoint.port,
         user: endpoint.user.clone(),
@@ -160,9 +162,55 @@ fn mysql_client_charset(server: (u16, u16, u16)) -> Option<&'static str> {
     (server >= (8, 0, 0)).then_some("SET NAMES utf8mb4 COLLATE utf8mb4_0900_ai_ci")
 }
 
-pub(super) async fn connect(endpoint: &Endpoint, namespace: Option<&str>, after_connect: fn((u16, u16, u16)) -> Option<&'static str>) -> Result<Box<dyn Session>, ConnectError> {
-    let session = MySqlSession::connect(&options(endpoint, namespace, after_connect), options(endpoint, None, after_connect)).await?;
-    Ok(Box::new(session))
+/// `after_connect` is what the server's own client's session has that mysql_async's
+/// handshake does not give; a framework profile asks for its own handshake instead.
+pub(super) async fn connect(endpoint: &Endpoint, namespace: Option<&str>, profile: Profile, after_connect: fn((u16, u16, u16)) -> Option<&'static str>) -> Result<Box<dyn Session>, ConnectError> {
+    let admin = options(endpoint, None, after_connect);
+    let session = match profile {
+        Profile::ServerDefaults => options(endpoint, namespace, after_connect),
+        // mysqlclient's handshake asks for Django's utf8mb4 (its SET NAMES follows in
+        // profile_setup) with the FOUND_ROWS flag.
+        Profile::Django => MySqlOptions { found_rows: true, after_connect: |_| None, ..options(endpoint, namespace, after_connect) },
+    };
+    Ok(Box::new(MySqlSession::connect(&session, admin).await?))
+}
+
+/// Django's MySQL backend connects through mysqlclient (MySQLdb); MariaDB the same.
+pub(super) fn profile_setup(profile: Profile) -> ConnectSetup {
+    match profile {
+        Profile::ServerDefaults => ConnectSetup::default(),
+        Profile::Django => ConnectSetup {
+            statements: vec![
+                SetupStatement::always(
+                    "SET NAMES utf8mb4",
+                    "django/db/backends/mysql/base.py, get_connection_params: charset \"utf8mb4\"; mysqlclient's Connection.__init__ \
+                     then calls set_character_set(charset), whose mysql_set_character_set() sends SET NAMES",
+                ),
+                SetupStatement::always("set autocommit=0", "mysqlclient's Connection.__init__: autocommit defaults to False (PEP 249), so mysql_autocommit(0)"),
+                SetupStatement::always(
+                    "set autocommit=1",
+                    "django/db/backends/base/base.py, connect(): set_autocommit(AUTOCOMMIT, True by default) before init_connection_state",
+                ),
+                SetupStatement::unless(
+                    "SET SQL_AUTO_IS_NULL = 0",
+                    "SELECT @@sql_auto_is_null",
+                    "0",
+                    "django/db/backends/mysql/base.py, init_connection_state: only when features.is_sql_auto_is_null_enabled",
+                ),
+                SetupStatement::always(
+                    "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
+                    "django/db/backends/mysql/base.py, get_connection_params: OPTIONS isolation_level defaults to \"read committed\"; \
+                     init_connection_state sets it",
+                ),
+            ],
+            not_reproduced: &[
+                "the CLIENT_FOUND_ROWS flag is reproduced (django/db/backends/mysql/base.py, get_connection_params); mysqlclient's \
+                 MULTI_STATEMENTS and MULTI_RESULTS flags let one query hold several statements and change no single statement's result",
+                "Django sends its two init_connection_state statements as one query joined by \"; \"; they run here one by one, to the same effect",
+                "Django's value conversions (conv) are Python-side",
+            ],
+        },
+    }
 }
 
 /// The client (`mysql` or `mariadb`) with an option file for the password, as the
@@ -218,8 +266,12 @@ impl Dialect for Mysql {
         Some(ContainerContract { port: 3306, user: "root", password_env: Some("MYSQL_ROOT_PASSWORD") })
     }
 
-    async fn connect(&self, endpoint: &Endpoint, namespace: Option<&str>) -> Result<Box<dyn Session>, ConnectError> {
-        connect(endpoint, namespace, mysql_client_charset).await
+    async fn connect(&self, endpoint: &Endpoint, namespace: Option<&str>, profile: Profile) -> Result<Box<dyn Session>, ConnectError> {
+        connect(endpoint, namespace, profile, mysql_client_charset).await
+    }
+
+    fn profile_setup(&self, profile: Profile) -> Result<ConnectSetup, String> {
+        Ok(profile_setup(profile))
     }
 
     fn check_identity(&self, version_text: &str) -> Result<(), String> {

@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use super::{ContainerContract, Dialect, Endpoint, LogSigns, UrlForm};
 use crate::driver::{ConnectError, Session};
 use crate::outcome::{ErrorClass, Isolation};
+use crate::profile::{ConnectSetup, Profile, SetupStatement};
 
 pub struct Oracle;
 
@@ -105,8 +106,27 @@ impl Dialect for Oracle {
         quoted_password(password).map(|_| ())
     }
 
+    fn profile_setup(&self, profile: Profile) -> Result<ConnectSetup, String> {
+        Ok(match profile {
+            Profile::ServerDefaults => ConnectSetup::default(),
+            Profile::Django => ConnectSetup {
+                statements: vec![
+                    SetupStatement::always("ALTER SESSION SET NLS_TERRITORY = 'AMERICA'", "django/db/backends/oracle/base.py, init_connection_state (the territory first)"),
+                    SetupStatement::always(
+                        "ALTER SESSION SET NLS_DATE_FORMAT = 'YYYY-MM-DD HH24:MI:SS' NLS_TIMESTAMP_FORMAT = 'YYYY-MM-DD HH24:MI:SS.FF' TIME_ZONE = 'UTC'",
+                        "django/db/backends/oracle/base.py, init_connection_state; TIME_ZONE = 'UTC' because USE_TZ is on (the default since Django 5.0)",
+                    ),
+                ],
+                not_reproduced: &[
+                    "NLS_LANG=.AL32UTF8 and ORA_NCHAR_LITERAL_REPLACE=TRUE in the client's environment (django/db/backends/oracle/base.py, \
+                     _setup_environment): the oracle crate's sessions are AL32UTF8 already; N'' literal replacement is not set",
+                ],
+            },
+        })
+    }
+
     /// A namespace is a user: `namespace` is the user to log in as.
-    async fn connect(&self, endpoint: &Endpoint, namespace: Option<&str>) -> Result<Box<dyn Session>, ConnectError> {
+    async fn connect(&self, endpoint: &Endpoint, namespace: Option<&str>, _profile: Profile) -> Result<Box<dyn Session>, ConnectError> {
         #[cfg(feature = "oracle")]
         {
             // The endpoint's database is the service name (FREEPDB1 in Oracle Free).

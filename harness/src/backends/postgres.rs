@@ -8,6 +8,7 @@ use crate::driver::client::psql::Psql;
 use crate::driver::postgres::{PgConnect, PgSession};
 use crate::driver::{ConnectError, Session};
 use crate::outcome::{ErrorClass, Isolation};
+use crate::profile::{ConnectSetup, Profile, SetupStatement};
 use crate::version::Version;
 
 pub struct Postgres;
@@ -143,9 +144,31 @@ impl Dialect for Postgres {
         Some(ContainerContract { port: 5432, user: "postgres", password_env: Some("POSTGRES_PASSWORD") })
     }
 
-    async fn connect(&self, endpoint: &Endpoint, namespace: Option<&str>) -> Result<Box<dyn Session>, ConnectError> {
+    async fn connect(&self, endpoint: &Endpoint, namespace: Option<&str>, _profile: Profile) -> Result<Box<dyn Session>, ConnectError> {
         let session = PgSession::connect(&pg_connect(endpoint, namespace, class), pg_connect(endpoint, None, class)).await?;
         Ok(Box::new(session))
+    }
+
+    /// Django's handshake asks for client_encoding UTF8, as dbcompat's always does
+    /// (django/db/backends/postgresql/base.py, get_connection_params); then it may set
+    /// the time zone.
+    fn profile_setup(&self, profile: Profile) -> Result<ConnectSetup, String> {
+        Ok(match profile {
+            Profile::ServerDefaults => ConnectSetup::default(),
+            Profile::Django => ConnectSetup {
+                statements: vec![SetupStatement::unless(
+                    "SELECT set_config('TimeZone', 'UTC', false)",
+                    "SHOW TimeZone",
+                    "UTC",
+                    "django/db/backends/postgresql/base.py, _configure_timezone: with USE_TZ (the default since Django 5.0) and no TIME_ZONE \
+                     for the database, the session's time zone is set to UTC when the server reports another",
+                )],
+                not_reproduced: &[
+                    "psycopg's adapters and Django's JSON loaders convert values in Python; the server sees none of them",
+                    "the isolation level: Django leaves psycopg's at the server's default unless OPTIONS name one",
+                ],
+            },
+        })
     }
 
     fn version_sql(&self) -> &'static str {

@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use super::{ContainerContract, Dialect, Endpoint, UrlForm};
 use crate::driver::{ConnectError, Session};
 use crate::outcome::{ErrorClass, Isolation};
+use crate::profile::{ConnectSetup, Profile, SetupStatement};
 
 pub struct Sqlite;
 
@@ -93,8 +94,27 @@ impl Dialect for Sqlite {
         None
     }
 
-    async fn connect(&self, _endpoint: &Endpoint, _namespace: Option<&str>) -> Result<Box<dyn Session>, ConnectError> {
+    async fn connect(&self, _endpoint: &Endpoint, _namespace: Option<&str>, _profile: Profile) -> Result<Box<dyn Session>, ConnectError> {
         Err(ConnectError::permanent("SQLite is not reached over the network; use launch = \"embedded\" or \"library\""))
+    }
+
+    /// Django opens SQLite through Python's sqlite3 module and sets two pragmas.
+    fn profile_setup(&self, profile: Profile) -> Result<ConnectSetup, String> {
+        Ok(match profile {
+            Profile::ServerDefaults => ConnectSetup::default(),
+            Profile::Django => ConnectSetup {
+                statements: vec![
+                    SetupStatement::always(
+                        "PRAGMA busy_timeout = 5000",
+                        "Python's sqlite3.connect() waits 5 s for a lock by default (timeout=5.0, sqlite3_busy_timeout(db, 5000)); \
+                         django/db/backends/sqlite3/base.py get_connection_params passes no timeout unless OPTIONS do",
+                    ),
+                    SetupStatement::always("PRAGMA foreign_keys = ON", "django/db/backends/sqlite3/base.py, get_new_connection"),
+                    SetupStatement::always("PRAGMA legacy_alter_table = OFF", "django/db/backends/sqlite3/base.py, get_new_connection"),
+                ],
+                not_reproduced: &["the SQL functions Django registers (django/db/backends/sqlite3/_functions.py, register: django_date_extract, regexp, LPAD, MD5, SHA1, ..., and math functions where SQLite lacks them) are Python code; no probe calls them"],
+            },
+        })
     }
 
     /// SQLite transactions are serializable; there is nothing to set.

@@ -67,7 +67,8 @@ impl Target for ViaClient {
         self.inner.create_namespace(hint).await
     }
 
-    async fn connect(&self, namespace: &Namespace) -> Result<Box<dyn Session>, String> {
+    /// The client is the server's own: it has no other profile than the server's defaults.
+    async fn connect(&self, namespace: &Namespace, _profile: crate::profile::Profile) -> Result<Box<dyn Session>, String> {
         self.inner.client(namespace, self.log.clone()).await
     }
 

@@ -4,8 +4,8 @@
 //!
 //! The session is meant to start as the vendor's own command-line client starts:
 //! - Capability flags are mysql_async's: neither CLIENT_FOUND_ROWS (an UPDATE that
-//!   changes nothing reports 0 rows, as the server's client shows) nor IGNORE_SPACE
-//!   (sql_mode is the server's global value).
+//!   changes nothing reports 0 rows, as the server's client shows; a framework profile
+//!   may ask for it) nor IGNORE_SPACE (sql_mode is the server's global value).
 //! - No statement runs at connect: max_allowed_packet and wait_timeout are given in
 //!   the options instead of read with a SELECT, and the server socket is not looked
 //!   up. The connection id comes from the handshake.
@@ -57,6 +57,9 @@ pub struct MySqlOptions {
     pub user: String,
     pub password: String,
     pub database: Option<String>,
+    /// The CLIENT_FOUND_ROWS capability flag: an UPDATE then reports the rows it matched,
+    /// not the rows it changed. The server's own client does not send it; Django does.
+    pub found_rows: bool,
     /// What runs once after connecting, by the server's version: what the vendor's
     /// client's session has that mysql_async's handshake does not give.
     pub after_connect: fn((u16, u16, u16)) -> Option<&'static str>,
@@ -77,7 +80,7 @@ impl MySqlOptions {
             .pass(Some(self.password.clone()))
             .db_name(self.database.clone())
             .prefer_socket(false)
-            .client_found_rows(false)
+            .client_found_rows(self.found_rows)
             .max_allowed_packet(Some(MAX_PACKET))
             .wait_timeout(Some(28800))
             .into()

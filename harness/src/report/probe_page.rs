@@ -271,6 +271,7 @@ fn transcript(out: &mut String, record: Option<&ProbeRecord>, steps: &[StepRecor
             StepKind::Setup => "setup".to_string(),
             StepKind::Init => "init".to_string(),
             StepKind::Session => "session state".to_string(),
+            StepKind::Profile => "profile".to_string(),
             StepKind::Teardown => "teardown".to_string(),
             StepKind::Restart => format!("step {} · restart", step.step),
             StepKind::Cursor => format!("step {} · cursor", step.step),

@@ -95,7 +95,7 @@ mod tests {
             started_at: format!("2026-01-01T00:00:0{}Z", host.len() % 10),
             finished_at: "2026-01-01T00:01:00Z".into(),
             host: host.into(),
-            settings: RunSettings { blocking_window_ms: 300, step_timeout_ms: 10_000, filters: vec![], shard: None, repeat: 1 },
+            settings: RunSettings { blocking_window_ms: 300, step_timeout_ms: 10_000, filters: vec![], shard: None, repeat: 1, profile: Default::default() },
             interrupted: None,
             targets: cases
                 .iter()

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::driver::{DbError, Diagnostic, Response};
 use crate::outcome::Outcome;
+use crate::profile::Profile;
 use crate::redact;
 
 pub use probe::{ClaimCheck, ClaimRecord, ProbeRecord};
@@ -55,6 +56,9 @@ pub struct RunSettings {
     pub shard: Option<String>,
     #[serde(default = "one")]
     pub repeat: usize,
+    /// The profile of every probe that names none (older files: the server's defaults).
+    #[serde(default)]
+    pub profile: Profile,
 }
 
 fn one() -> usize {
@@ -127,6 +131,8 @@ pub enum StepKind {
     Setup,
     /// A session's settings as the server reported them right after it connected.
     Session,
+    /// A session profile's connection set-up (a framework's statements at connect).
+    Profile,
     Init,
     Sql,
     Cursor,
@@ -151,6 +157,9 @@ pub struct StepRecord {
     /// The step's observation in canonical form (see `suites/README.md`).
     pub observation: String,
     pub elapsed_ms: f64,
+    /// For a session's state and its profile's set-up: the profile it connected with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<Profile>,
 }
 
 impl StepRecord {
@@ -166,6 +175,7 @@ impl StepRecord {
             cancelled: false,
             observation: String::new(),
             elapsed_ms: 0.0,
+            profile: None,
         }
     }
 }
@@ -333,7 +343,7 @@ mod tests {
         step.statements.push(st);
         case.transcript.push(step);
         let target = TargetRecord { id: "t".into(), backend: crate::backends::Backend::Postgres, server_version: None, launch: "external".into(), not_run: Some("ScrubbedPw refused".into()) };
-        let settings = RunSettings { blocking_window_ms: 1, step_timeout_ms: 1, filters: vec![], shard: None, repeat: 1 };
+        let settings = RunSettings { blocking_window_ms: 1, step_timeout_ms: 1, filters: vec![], shard: None, repeat: 1, profile: Default::default() };
         let run = RunResults {
             schema_version: SCHEMA_VERSION,
             dbcompat_version: String::new(),
@@ -363,7 +373,7 @@ mod tests {
             started_at: String::new(),
             finished_at: String::new(),
             host: String::new(),
-            settings: RunSettings { blocking_window_ms: 1, step_timeout_ms: 1, filters: vec![], shard: None, repeat: 3 },
+            settings: RunSettings { blocking_window_ms: 1, step_timeout_ms: 1, filters: vec![], shard: None, repeat: 3, profile: Default::default() },
             interrupted: None,
             targets: vec![],
             probes: vec![],

@@ -265,7 +265,7 @@ mod tests {
             started_at: String::new(),
             finished_at: String::new(),
             host: String::new(),
-            settings: crate::result::RunSettings { blocking_window_ms: 0, step_timeout_ms: 0, filters: vec![], shard: None, repeat: 1 },
+            settings: crate::result::RunSettings { blocking_window_ms: 0, step_timeout_ms: 0, filters: vec![], shard: None, repeat: 1, profile: Default::default() },
             interrupted: None,
             targets: vec![],
             probes: vec![],

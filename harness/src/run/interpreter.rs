@@ -19,6 +19,8 @@ use tokio::task::JoinHandle;
 use crate::backends::Backend;
 use crate::driver::{Canceller, Command, Session, SessionError};
 use crate::outcome::{Outcome, Reply};
+use crate::profile::{Profile, SetupStatement};
+use crate::driver::Response;
 use crate::result::{StatementRecord, StepKind, StepRecord};
 use crate::suite::{Action, Probe, RestartKind, SessionSpec, Sql, Step, Template};
 use crate::targets::{Namespace, Target};
@@ -215,7 +217,7 @@ impl Case<'_> {
         let setup = setup_statements(self.backend, self.statements(&self.probe.setup, "setup")?);
         if !setup.is_empty() {
             self.at("running its setup");
-            let session = self.connect("setup").await?;
+            let session = self.connect("setup", self.probe_profile()).await?;
             let session = self.run_now(session, StepKind::Setup, "setup", setup).await?;
             close(session).await;
         }
@@ -294,19 +296,70 @@ impl Case<'_> {
         })
     }
 
-    async fn connect(&self, what: &str) -> Result<Box<dyn Session>, String> {
-        tokio::time::timeout(self.timing.step_timeout, self.target.connect(&self.namespace))
+    /// The profile of the probe's sessions that name none (and of its setup and teardown).
+    fn probe_profile(&self) -> Profile {
+        self.probe.profile.unwrap_or_default()
+    }
+
+    /// Connects a session as `profile` has it: the handshake it asks for, then the
+    /// statements it runs, recorded as a step of their own.
+    async fn connect(&mut self, what: &str, profile: Profile) -> Result<Box<dyn Session>, String> {
+        let setup = self.backend.dialect().profile_setup(profile).map_err(|e| format!("session `{what}`: {e}"))?;
+        let session = tokio::time::timeout(self.timing.step_timeout, self.target.connect(&self.namespace, profile))
             .await
             .map_err(|_| format!("connecting session `{what}` timed out"))?
-            .map_err(|e| format!("cannot connect session `{what}`: {e}"))
+            .map_err(|e| format!("cannot connect session `{what}`: {e}"))?;
+        if setup.statements.is_empty() {
+            return Ok(session);
+        }
+        self.run_profile(session, what, profile, &setup.statements).await
+    }
+
+    /// Runs a profile's connection set-up; a statement the framework sends only when
+    /// the session's setting differs is preceded by the query that decides.
+    async fn run_profile(&mut self, mut session: Box<dyn Session>, what: &str, profile: Profile, statements: &[SetupStatement]) -> Result<Box<dyn Session>, String> {
+        let started = Instant::now();
+        let mut records = Vec::new();
+        for statement in statements {
+            if let Some(unless) = statement.unless {
+                let (back, mut asked) = self.profile_statement(session, what, unless.query).await?;
+                session = back;
+                let value = asked.first().and_then(first_value);
+                records.append(&mut asked);
+                if value.as_deref() == Some(unless.value) {
+                    records.push(StatementRecord::new(format!("-- not sent: {} ({} is {})", statement.sql, unless.query, unless.value), 0.0));
+                    continue;
+                }
+            }
+            let (back, mut sent) = self.profile_statement(session, what, statement.sql).await?;
+            session = back;
+            records.append(&mut sent);
+        }
+        let observation = observation(&records);
+        self.transcript.push(StepRecord { statements: records, observation, elapsed_ms: ms(started.elapsed()), profile: Some(profile), ..StepRecord::new(0, StepKind::Profile, what) });
+        Ok(session)
+    }
+
+    async fn profile_statement(&self, session: Box<dyn Session>, what: &str, sql: &str) -> Result<(Box<dyn Session>, Vec<StatementRecord>), String> {
+        let (session, records, failure) = tokio::time::timeout(self.timing.step_timeout, execute_all(session, vec![Command::Sql(sql.to_string())]))
+            .await
+            .map_err(|_| format!("session `{what}`: its profile's `{sql}` did not finish within {:?}", self.timing.step_timeout))?;
+        if let Some(f) = failure {
+            return Err(format!("session `{what}`: its profile's `{sql}`: {f}"));
+        }
+        if let Some(e) = records.iter().find_map(|r| r.error.as_ref()) {
+            return Err(format!("session `{what}`: its profile's `{sql}` failed: {} ({} {})", e.class, e.code, e.message));
+        }
+        Ok((session, records))
     }
 
     /// Connects every session and applies its settings.
     async fn connect_all(&mut self) -> Result<(), String> {
         let specs: Vec<SessionSpec> = self.probe.sessions.clone();
         for spec in specs {
-            let session = self.connect(&spec.name).await?;
-            let session = self.record_session_state(session, &spec.name).await?;
+            let profile = spec.profile.unwrap_or(self.probe_profile());
+            let session = self.connect(&spec.name, profile).await?;
+            let session = self.record_session_state(session, &spec.name, profile).await?;
             let mut init = Vec::new();
             if let Some(level) = spec.isolation.for_backend(self.backend) {
                 init.extend(self.backend.dialect().set_isolation(level).map_err(|e| format!("session `{}`: {e}", spec.name))?);
@@ -320,14 +373,14 @@ impl Case<'_> {
 
     /// Records the settings the session starts with, as the server reports them. A server
     /// that cannot answer is shown in the transcript; it does not stop the case.
-    async fn record_session_state(&mut self, session: Box<dyn Session>, name: &str) -> Result<Box<dyn Session>, String> {
+    async fn record_session_state(&mut self, session: Box<dyn Session>, name: &str, profile: Profile) -> Result<Box<dyn Session>, String> {
         let command = Command::Sql(self.backend.dialect().session_state_sql().to_string());
         let started = Instant::now();
         let (session, statements, failure) = tokio::time::timeout(self.timing.step_timeout, execute_all(session, vec![command]))
             .await
             .map_err(|_| format!("session `{name}`: reading its settings did not finish within {:?}", self.timing.step_timeout))?;
         let observation = observation(&statements);
-        self.transcript.push(StepRecord { statements, observation, elapsed_ms: ms(started.elapsed()), ..StepRecord::new(0, StepKind::Session, name) });
+        self.transcript.push(StepRecord { statements, observation, elapsed_ms: ms(started.elapsed()), profile: Some(profile), ..StepRecord::new(0, StepKind::Session, name) });
         match failure {
             Some(f) => Err(format!("session `{name}`: {f}")),
             None => Ok(session),
@@ -556,7 +609,7 @@ impl Case<'_> {
         if statements.is_empty() {
             return Ok(());
         }
-        let session = self.connect("teardown").await?;
+        let session = self.connect("teardown", self.probe_profile()).await?;
         let session = self.run_now(session, StepKind::Teardown, "teardown", statements).await?;
         close(session).await;
         Ok(())
@@ -655,6 +708,14 @@ async fn execute_all(mut session: Box<dyn Session>, commands: Vec<Command>) -> S
 /// said beside it: each distinct warning or notice code (`affected:1 warning:1265`),
 /// and the command tag where a transaction-control statement was answered with
 /// another verb (PostgreSQL's COMMIT of a failed transaction: `ok tag:ROLLBACK`).
+/// The first value of a statement's first row, unquoted.
+fn first_value(record: &StatementRecord) -> Option<String> {
+    match &record.response {
+        Some(Response::Rows { rows, .. }) => rows.first()?.first().map(|v| v.trim_matches('\'').to_string()),
+        _ => None,
+    }
+}
+
 fn observation(statements: &[StatementRecord]) -> String {
     let Some(s) = statements.last() else { return "ok".into() };
     let mut text = match (&s.response, &s.error, &s.failure) {

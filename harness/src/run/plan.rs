@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::profile::Profile;
 use crate::suite::{Probe, Suite};
 
 #[derive(Debug, Clone)]
@@ -26,6 +27,15 @@ pub fn plan(suites: &[Suite], target_ids: &[String], filters: &[String]) -> Vec<
         }
     }
     cases
+}
+
+/// The suites with `profile` for every probe that names none (a run's `--profile`).
+pub fn with_profile(suites: &[Suite], profile: Profile) -> Vec<Suite> {
+    let set = |p: &Arc<Probe>| match p.profile {
+        Some(_) => p.clone(),
+        None => Arc::new(Probe { profile: Some(profile), ..(**p).clone() }),
+    };
+    suites.iter().map(|s| Suite { path: s.path.clone(), probes: s.probes.iter().map(set).collect() }).collect()
 }
 
 /// A deterministic share of the cases: shard `k` of `n` (1-based). Cases are dealt to

@@ -11,7 +11,8 @@ use tokio::task::JoinSet;
 use super::events::{EventKind, Reporters};
 use super::interpreter::Timing;
 use super::interrupt::{self, Interrupt};
-use super::plan::{plan, shard, Case};
+use super::plan::{plan, shard, with_profile, Case};
+use crate::profile::Profile;
 use crate::matrix::{Launch, TargetSpec};
 use crate::result::{CaseResult, ProbeRecord, RunResults, RunSettings};
 use crate::suite::{Probe, Suite};
@@ -29,11 +30,13 @@ pub struct RunOptions {
     pub repeat: usize,
     /// One case and one target start at a time.
     pub sequential: bool,
+    /// The profile of every probe that names none (`--profile`); `None`: the server's defaults.
+    pub profile: Option<Profile>,
 }
 
 impl Default for RunOptions {
     fn default() -> Self {
-        RunOptions { timing: Timing::default(), filters: Vec::new(), shard: None, repeat: 1, sequential: false }
+        RunOptions { timing: Timing::default(), filters: Vec::new(), shard: None, repeat: 1, sequential: false, profile: None }
     }
 }
 
@@ -99,6 +102,14 @@ impl Session {
             pool = pool.sequential();
         }
         let target_ids = pool.planned_ids();
+        let profiled;
+        let suites = match options.profile {
+            Some(profile) => {
+                profiled = with_profile(suites, profile);
+                &profiled[..]
+            }
+            None => suites,
+        };
         let mut cases = plan(suites, &target_ids, &options.filters);
         if let Some((k, n)) = options.shard {
             cases = shard(cases, k, n);
@@ -201,6 +212,7 @@ impl Session {
                 filters: self.options.filters.clone(),
                 shard: self.options.shard.map(|(k, n)| format!("{k}/{n}")),
                 repeat: self.options.repeat,
+                profile: self.options.profile.unwrap_or_default(),
             },
             interrupted: self.interrupt.signal().map(|s| s.name().to_string()),
             targets: self.pool.records(),

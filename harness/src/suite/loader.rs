@@ -10,6 +10,7 @@ use toml::de::DeValue;
 use super::model::*;
 use super::template::Template;
 use crate::outcome::Outcome;
+use crate::profile::Profile;
 use crate::backends::{is_dialect_key, Backend};
 use crate::source::reader::{Located, Reader, Table, Value};
 use crate::source::{Diagnostic, Diagnostics, SourceFile};
@@ -252,7 +253,7 @@ fn read_probe(mut t: Table<'_, '_>, default_area: Option<&Located<String>>, snip
     let teardown = read_sql_checked(&mut t, "teardown", snippets, var);
     let sessions = match t.get("sessions") {
         Some(v) => read_sessions(reader, v, snippets, var),
-        None => vec![SessionSpec { name: "a".into(), isolation: IsolationSpec::default(), init: Sql::default() }],
+        None => vec![SessionSpec { name: "a".into(), isolation: IsolationSpec::default(), init: Sql::default(), profile: None }],
     };
     let unordered = t.bool("unordered").unwrap_or(false);
     let mut steps: Vec<(Step, Option<Located<String>>)> = match t.get("step") {
@@ -288,6 +289,7 @@ fn read_probe(mut t: Table<'_, '_>, default_area: Option<&Located<String>>, snip
     }
     let documented = t.get("documented").map(|v| read_documented(reader, v, &mut expect, var)).unwrap_or_default();
     let runs_alone = t.bool("runs_alone").unwrap_or(false);
+    let profile = t.get("profile").and_then(|v| read_profile(reader, v));
     let head = t.span.start..t.span.start;
     t.finish();
 
@@ -320,10 +322,22 @@ fn read_probe(mut t: Table<'_, '_>, default_area: Option<&Located<String>>, snip
         undefined,
         unsupported,
         runs_alone,
+        profile,
         snippets: snippets.clone(),
         file: reader.file.path.clone(),
         line,
     })
+}
+
+fn read_profile(reader: &Reader<'_>, value: &Value<'_>) -> Option<Profile> {
+    let text = reader.string(value, "a profile name")?;
+    match text.value.parse() {
+        Ok(p) => Some(p),
+        Err(_) => {
+            reader.error(text.span.clone(), format!("unknown profile `{}`", text.value), Some(format!("one of: {}", Profile::names())));
+            None
+        }
+    }
 }
 
 fn read_sql_checked(t: &mut Table<'_, '_>, key: &'static str, snippets: &Snippets, var: Var<'_>) -> Option<Sql> {
@@ -364,8 +378,9 @@ fn read_sessions(reader: &Reader<'_>, value: &Value<'_>, snippets: &Snippets, va
         let Some(mut s) = reader.as_table(v, "a session") else { continue };
         let isolation = s.get("isolation").map(|i| read_isolation(reader, i, var)).unwrap_or_default();
         let init = read_sql_checked(&mut s, "init", snippets, var).unwrap_or_default();
+        let profile = s.get("profile").and_then(|v| read_profile(reader, v));
         s.finish();
-        out.push(SessionSpec { name: name.value, isolation, init });
+        out.push(SessionSpec { name: name.value, isolation, init, profile });
     }
     out
 }

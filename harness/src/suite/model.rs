@@ -10,6 +10,7 @@ use super::template::Template;
 use crate::backends::Backend;
 pub use crate::outcome::Isolation;
 use crate::outcome::Outcome;
+use crate::profile::Profile;
 use crate::version::{Version, VersionRange};
 
 /// One suite file: a behaviour area's probes.
@@ -20,7 +21,7 @@ pub struct Suite {
 }
 
 /// One question asked of a server.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Probe {
     pub id: String,
     pub area: String,
@@ -50,6 +51,9 @@ pub struct Probe {
     pub variant: Option<Variant>,
     /// Must not share its target with other cases (restarts, server-wide settings).
     pub runs_alone: bool,
+    /// The state its sessions start in, where a session names none; `None` takes the
+    /// run's (`--profile`, by default the server's defaults).
+    pub profile: Option<Profile>,
     pub snippets: Arc<Snippets>,
     pub file: PathBuf,
     pub line: usize,
@@ -140,6 +144,8 @@ pub struct SessionSpec {
     pub isolation: IsolationSpec,
     /// Statements run right after connecting (sql_mode, PRAGMAs, collation).
     pub init: Sql,
+    /// The state it starts in, over the probe's.
+    pub profile: Option<Profile>,
 }
 
 #[derive(Debug, Clone)]

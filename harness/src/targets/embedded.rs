@@ -18,6 +18,7 @@ use std::sync::Arc;
 use crate::driver::sqlite::{library_version, SqliteSession};
 use crate::driver::sqlite_api::Api;
 use crate::driver::Session;
+use crate::profile::Profile;
 use crate::version::Version;
 
 /// Each case gets its own database file in a directory removed with the target.
@@ -83,7 +84,8 @@ impl Target for EmbeddedSqlite {
         Ok(Namespace { name, location })
     }
 
-    async fn connect(&self, namespace: &Namespace) -> Result<Box<dyn Session>, String> {
+    /// A SQLite handshake has nothing to ask for: profiles only run pragmas afterwards.
+    async fn connect(&self, namespace: &Namespace, _profile: Profile) -> Result<Box<dyn Session>, String> {
         SqliteSession::open(self.api.clone(), std::path::Path::new(&namespace.location), crate::backends::sqlite_class)
             .map(|s| Box::new(s) as Box<dyn Session>)
             .map_err(|e| e.to_string())

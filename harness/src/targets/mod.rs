@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::backends::Backend;
 use crate::driver::client::ClientLog;
 use crate::driver::Session;
+use crate::profile::Profile;
 use crate::suite::RestartKind;
 use crate::version::Version;
 
@@ -59,7 +60,8 @@ pub trait Target: Send + Sync {
     /// Creates an empty namespace for one case; `hint` makes its name readable.
     async fn create_namespace(&self, hint: &str) -> Result<Namespace, String>;
 
-    async fn connect(&self, namespace: &Namespace) -> Result<Box<dyn Session>, String>;
+    /// A session in `namespace`, with the handshake `profile` asks for.
+    async fn connect(&self, namespace: &Namespace, profile: Profile) -> Result<Box<dyn Session>, String>;
 
     /// Brings the server down (cleanly, or by killing it) and up again, keeping its data.
     /// Fails when the server's own log contradicts the kind asked for.

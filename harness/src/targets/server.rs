@@ -14,6 +14,7 @@ pub use crate::backends::Endpoint;
 use crate::backends::Backend;
 use crate::driver::client::ClientLog;
 use crate::driver::{Command, ConnectError, Session};
+use crate::profile::Profile;
 use crate::suite::RestartKind;
 use crate::version::Version;
 
@@ -27,7 +28,7 @@ async fn query_fresh(endpoint: &Endpoint, backend: Backend, sql: &str) -> Result
 }
 
 async fn query_fresh_unbounded(endpoint: &Endpoint, backend: Backend, sql: &str) -> Result<String, ConnectError> {
-    let mut session = backend.dialect().connect(endpoint, None).await?;
+    let mut session = backend.dialect().connect(endpoint, None, Profile::ServerDefaults).await?;
     let result = session.execute(&Command::Sql(sql.to_string())).await;
     session.close().await;
     match result {
@@ -124,7 +125,7 @@ impl ServerTarget {
         let mut slot = self.admin.lock().await;
         for attempt in 0..2 {
             if slot.is_none() {
-                *slot = Some(self.backend.dialect().connect(&self.endpoint(), None).await?);
+                *slot = Some(self.backend.dialect().connect(&self.endpoint(), None, Profile::ServerDefaults).await?);
             }
             let session = slot.as_mut().expect("connected above");
             match session.execute(&Command::Sql(sql.to_string())).await {
@@ -235,11 +236,11 @@ impl Target for ServerTarget {
         Ok(Namespace { location: name.clone(), name })
     }
 
-    async fn connect(&self, namespace: &Namespace) -> Result<Box<dyn Session>, String> {
+    async fn connect(&self, namespace: &Namespace, profile: Profile) -> Result<Box<dyn Session>, String> {
         if let Some(reason) = self.dead() {
             return Err(reason);
         }
-        match self.backend.dialect().connect(&self.endpoint(), Some(&namespace.location)).await {
+        match self.backend.dialect().connect(&self.endpoint(), Some(&namespace.location), profile).await {
             Ok(s) => Ok(s),
             Err(e) => Err(self.diagnose(e.message).await),
         }
