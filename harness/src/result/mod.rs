@@ -17,7 +17,7 @@ use crate::driver::{DbError, Diagnostic, Response};
 use crate::outcome::Outcome;
 use crate::redact;
 
-pub use probe::{ClaimCheck, ClaimRecord, ProbeRecord};
+pub use probe::{AnomalyRecord, ClaimCheck, ClaimRecord, ProbeRecord};
 pub use verdict::{judge, Verdict};
 pub use write::{write_results, ResultsFile};
 
