@@ -51,6 +51,11 @@ const PLANTED: &[(&str, usize, usize, &str)] = &[
     ("variants.toml", 86, 12, "an expectation with both `outcome` and `any_of`"),
     ("variants.toml", 101, 10, "`others` covers no backend"),
     ("variants.toml", 103, 1, "a probe with both `param` and `permutations`"),
+    ("anomalies.toml", 6, 20, "unknown anomaly `G3`"),
+    ("anomalies.toml", 13, 35, "2 outcome(s) in `occurs` but the probe observes 1 step(s)"),
+    ("anomalies.toml", 20, 35, "`occurs` that matches every outcome"),
+    ("anomalies.toml", 28, 17, "invalid SQLite variant `immediate`"),
+    ("anomalies.toml", 35, 1, "`param` names one parameter"),
 ];
 
 #[test]
@@ -492,4 +497,69 @@ postgres = { any_of = ["rows:(1)", "error:serialization_failure"] }
     assert!(matches!(judge(p, Backend::Mysql, v("9.7.4").as_ref(), &observed("rows:(2)")), Verdict::Fail { .. }));
     assert_eq!(judge(p, Backend::Postgres, v("17.2").as_ref(), &observed("error:serialization_failure")), Verdict::Pass);
     assert!(matches!(judge(p, Backend::Postgres, v("17.2").as_ref(), &observed("rows:(2)")), Verdict::Fail { .. }));
+}
+
+#[test]
+fn sqlite_transaction_modes_are_variants_of_their_own_beside_the_isolation_levels() {
+    use dbcompat::backends::Backend;
+    use dbcompat::suite::{Action, Isolation};
+    let suite = parse_ok(
+        r#"area = "a"
+[[probe]]
+id = "g0"
+asks = "?"
+anomaly = { name = "G0", occurs = [["affected:1", "*"], ["blocked, then affected:1", "rows:(1)"]], read_only = true }
+param.isolation = ["read committed", "serializable"]
+param.sqlite = ["deferred delete", "immediate wal"]
+setup = ["CREATE TABLE t (id INT)"]
+sessions.a = { isolation = "param" }
+sessions.b = { isolation = "param" }
+[[probe.claim]]
+source = "s"
+section = "s"
+text = "t"
+predicts = { "postgres[read committed]" = ["affected:1", "rows:(1)"] }
+[[probe.step]]
+session = "a"
+begin = true
+sql = "UPDATE t SET id = 1"
+outcome = true
+[[probe.step]]
+session = "b"
+sql = "SELECT id FROM t"
+outcome = true
+[probe.expect]
+postgres = ["affected:1", "rows:(1)"]
+sqlite = ["affected:1", "rows:(1)"]
+"#,
+    );
+    let ids: Vec<&str> = suite.probes.iter().map(|p| p.id.as_str()).collect();
+    assert_eq!(ids, ["g0_read_committed", "g0_serializable", "g0_deferred_delete", "g0_immediate_wal"]);
+    let (rc, deferred, immediate) = (&suite.probes[0], &suite.probes[2], &suite.probes[3]);
+    // Isolation variants are not SQLite's; SQLite's variants are no other backend's.
+    assert!(rc.not_applicable_for(Backend::Sqlite, None).is_some());
+    assert!(rc.not_applicable_for(Backend::Postgres, None).is_none());
+    for b in [Backend::Postgres, Backend::Mysql, Backend::Mariadb, Backend::Oracle] {
+        assert!(immediate.not_applicable_for(b, None).is_some(), "{b}");
+    }
+    assert!(immediate.not_applicable_for(Backend::Sqlite, None).is_none());
+    // The journal mode is set first; BEGIN IMMEDIATE replaces the harness's BEGIN.
+    let sqlite_setup = |p: &dbcompat::suite::Probe| p.setup.for_backend(Backend::Sqlite).unwrap().iter().map(|t| t.to_string()).collect::<Vec<_>>();
+    assert_eq!(sqlite_setup(deferred), ["PRAGMA journal_mode = DELETE", "CREATE TABLE t (id INT)"]);
+    assert_eq!(sqlite_setup(immediate), ["PRAGMA journal_mode = WAL", "CREATE TABLE t (id INT)"]);
+    assert!(deferred.steps[0].begin);
+    assert!(!immediate.steps[0].begin);
+    let Action::Sql(sql) = &immediate.steps[0].action else { panic!("a SQL step") };
+    assert_eq!(sql.for_backend(Backend::Sqlite).unwrap().iter().map(|t| t.to_string()).collect::<Vec<_>>(), ["BEGIN IMMEDIATE", "UPDATE t SET id = 1"]);
+    // `isolation = "param"` is SQLite's one level there.
+    assert_eq!(immediate.sessions[1].isolation.for_backend(Backend::Sqlite), Some(Isolation::Serializable));
+    // The anomaly, and claim predictions that hold in one variant only.
+    let a = rc.anomaly.as_ref().unwrap();
+    assert_eq!((a.name.as_str(), a.occurs.len(), a.read_only), ("G0", 2, true));
+    assert_eq!(a.occurs[0][1], None);
+    assert_eq!(rc.claims[0].predicts.len(), 1);
+    assert!(suite.probes[1].claims[0].predicts.is_empty());
+    let record = dbcompat::result::ProbeRecord::from_probe(immediate);
+    let r = record.anomaly.unwrap();
+    assert_eq!((r.probe.as_str(), r.level.as_deref()), ("g0", Some("immediate wal")));
 }

@@ -670,3 +670,45 @@ fn hostile_rows() -> dbcompat::outcome::Outcome {
     use dbcompat::outcome::{Answer, Outcome, Reply};
     Outcome::Answered(Reply { answer: Answer::Rows(vec![vec!["'`|`'".into(), "'\n\r\t\u{0}\u{1b}[31m'".into()]]), said: Vec::new() })
 }
+
+#[test]
+fn anomalies_page_derives_each_cell_from_the_outcomes() {
+    use dbcompat::result::AnomalyRecord;
+    let mut results = fixture("basic.json");
+    // select_for_update_nowait observes one step: call "blocked" the anomaly.
+    let probe = results.probes.iter_mut().find(|p| p.id == "select_for_update_nowait").unwrap();
+    probe.anomaly = Some(AnomalyRecord {
+        name: "G0".into(),
+        probe: "select_for_update_nowait".into(),
+        level: Some("read committed".into()),
+        occurs: vec![vec![Some("blocked".parse().unwrap())]],
+        read_only: false,
+    });
+    let (_root, out) = site(&results, None);
+    let page = read(&out, "anomalies.html");
+    let cell = |target: &str| {
+        let row = elements(&page, "tr").into_iter().find(|r| r.attr("data-target") == Some(target)).unwrap_or_else(|| panic!("no row {target}"));
+        row.elements("td").into_iter().find(|td| td.attr("data-anomaly") == Some("G0")).unwrap()
+    };
+    assert_eq!(cell("mariadb-10.6").attr("class"), Some("an an-occurs"));
+    assert!(cell("mariadb-10.6").text().starts_with("occurs"), "{}", cell("mariadb-10.6").text());
+    assert_eq!(cell("mariadb-10.11").attr("class"), Some("an an-prevented"));
+    assert!(cell("mariadb-10.11").text().contains("error:lock_not_available"), "{}", cell("mariadb-10.11").text());
+    // An errored case measures nothing.
+    assert_eq!(cell("postgres-17").attr("class"), Some("an an-none"));
+    // The backend's default level is marked; a cell links to the case on its probe page.
+    assert!(page.contains("read committed <span title=\"default level\">★</span>"));
+    assert!(page.contains("href=\"probe-select_for_update_nowait.html#t-mariadb-10.11\""));
+    assert!(page.contains("occurs <span class=\"changed\">until 10.6</span>; prevented (error:lock_not_available) <span class=\"changed\">since 10.11</span>"), "{page}");
+    // Every link of the page resolves, and the index links to it.
+    for a in elements(&page, "a") {
+        let href = a.attr("href").unwrap_or_default();
+        let (file, anchor) = href.split_once('#').unwrap_or((href, ""));
+        let target = read(&out, file);
+        assert!(anchor.is_empty() || target.contains(&format!("id=\"{anchor}\"")), "{href}");
+    }
+    assert!(read(&out, "index.html").contains("href=\"anomalies.html\""));
+    // Without anomaly probes the page says so.
+    let (_root, plain) = site(&fixture("basic.json"), None);
+    assert!(read(&plain, "anomalies.html").contains("No probe in this run tests an isolation anomaly"));
+}

@@ -91,6 +91,7 @@ pub(crate) fn legend() -> String {
 pub(crate) enum Current {
     Matrix,
     Claims,
+    Anomalies,
     Backend(Backend),
     Probe,
     Diff,
@@ -134,6 +135,7 @@ impl Shell {
             link(&mut out, &Names::backend_page(*b), b.name(), current == Current::Backend(*b));
         }
         link(&mut out, "claims.html", "Claims", current == Current::Claims);
+        link(&mut out, "anomalies.html", "Anomalies", current == Current::Anomalies);
         if self.has_diff {
             link(&mut out, "diff.html", "Changes", current == Current::Diff);
         }
@@ -240,6 +242,14 @@ table.features td.c .o{white-space:normal;overflow-wrap:anywhere;max-width:14rem
 table.features td.changes{font-size:12.5px;max-width:26rem;vertical-align:middle}
 table.features td.c{min-width:6rem}
 .changed{color:#8a4b00;font-weight:600}
+.an-prevented{background:var(--pass-bg);color:var(--pass-fg)}
+.an-occurs{background:var(--fail-bg);color:var(--fail-fg)}
+.an-ro,.an-some{background:var(--noexp-bg);color:var(--noexp-fg)}
+.an-none{background:var(--na-bg);color:var(--na-fg)}
+table.anomalies td.an{font-size:12px;min-width:7.5rem;max-width:12rem}
+table.anomalies td.an .an-label{display:block;font-weight:700}
+table.anomalies td.an .an-probe{display:block;font-size:11px;line-height:1.3;overflow-wrap:anywhere}
+table.anomalies td.an a{color:inherit}
 table.summary td,table.summary th{white-space:nowrap;padding:.2rem .55rem}
 table.summary td.num,table.summary thead th.st{text-align:center}
 section.target{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:.6rem 1rem .8rem;margin:.8rem 0;scroll-margin-top:3.5rem}

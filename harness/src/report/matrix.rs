@@ -27,6 +27,7 @@ pub(crate) fn render(model: &Model, shell: &Shell) -> String {
         model.results.cases.len()
     );
     summary(&mut body, model);
+    body.push_str("<p>Also: <a href=\"claims.html\">documentation claims</a> · <a href=\"anomalies.html\">isolation anomalies</a> (which anomalies each backend's levels prevent, and how)</p>\n");
     body.push_str(&legend());
     matrix(&mut body, model);
     shell.page(Current::Matrix, "Compatibility matrix", &body)

@@ -9,6 +9,7 @@
 //! the status vocabulary), `html` holds the page shell, escaping and CSS, and each
 //! page or format has a module of its own. `site` writes them all, whole or not at all.
 
+mod anomalies;
 mod backend_page;
 mod claims;
 pub mod console;

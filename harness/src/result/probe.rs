@@ -37,6 +37,27 @@ pub struct ProbeRecord {
     /// Where dbcompat cannot run the probe, by target selector, with the reason.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub unsupported: BTreeMap<String, String>,
+    /// The isolation anomaly the probe tests for, if it is one of those probes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anomaly: Option<AnomalyRecord>,
+}
+
+/// A probe's `anomaly`, as the report's anomalies page reads it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnomalyRecord {
+    /// `G0`, `G1a`, ... `G2`.
+    pub name: String,
+    /// The probe id written in the suite (the variants share it).
+    pub probe: String,
+    /// The variant's parameter: an isolation level, or SQLite's transaction and journal
+    /// mode (`immediate wal`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level: Option<String>,
+    /// Observations that mean the anomaly happened: alternatives, one outcome per outcome
+    /// step each, `null` where any outcome of that step will do.
+    pub occurs: Vec<Vec<Option<Outcome>>>,
+    #[serde(default)]
+    pub read_only: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -134,6 +155,13 @@ impl ProbeRecord {
                 .collect(),
             not_applicable: p.not_applicable.iter().map(|k| (k.target.text.clone(), k.value.clone())).collect(),
             unsupported: p.unsupported.iter().map(|k| (k.target.text.clone(), k.value.clone())).collect(),
+            anomaly: p.anomaly.as_ref().map(|a| AnomalyRecord {
+                name: a.name.clone(),
+                probe: p.variant.as_ref().map_or_else(|| p.id.clone(), |v| v.base_id.clone()),
+                level: p.variant.as_ref().map(|v| v.key.clone()),
+                occurs: a.occurs.clone(),
+                read_only: a.read_only,
+            }),
         }
     }
 }

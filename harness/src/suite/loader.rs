@@ -240,7 +240,7 @@ fn read_probe(mut t: Table<'_, '_>, default_area: Option<&Located<String>>, snip
         t.missing("area", "a behaviour area (here or as `area` at the top of the file)");
     }
     let asks = t.required_str("asks");
-    let claims = t.get("claim").map(|v| read_claims(reader, v)).unwrap_or_default();
+    let claims = t.get("claim").map(|v| read_claims(reader, v, var)).unwrap_or_default();
     let note = t.str("note").map(|n| n.value);
     let mut setup = read_sql_checked(&mut t, "setup", snippets, var);
     if let Some(mode) = var.this.and_then(|v| v.journal_mode.as_deref()) {
@@ -287,6 +287,33 @@ fn read_probe(mut t: Table<'_, '_>, default_area: Option<&Located<String>>, snip
             not_applicable.push(Keyed { target, value: reason.value.clone() });
         }
     }
+    if let Some(v) = var.this.filter(|v| v.sqlite_split) {
+        // `param.sqlite`: SQLite runs only in its own variants, every other backend
+        // only in those of `param.isolation`.
+        let (reason, only) = if v.sqlite_begin.is_some() {
+            (format!("the variant `{}` of param.sqlite is SQLite's", v.key), false)
+        } else {
+            ("SQLite runs this probe in the variants of param.sqlite (its transaction modes by journal mode)".to_string(), true)
+        };
+        for b in Backend::ALL.into_iter().filter(|b| (*b == Backend::Sqlite) == only) {
+            if !not_applicable.iter().any(|k| k.target.backend == b && k.target.range.is_any()) {
+                let target = Selector::parse(b.name()).expect("a backend's name is a selector");
+                not_applicable.push(Keyed { target, value: reason.clone() });
+            }
+        }
+    }
+    if let Some(mode) = var.this.and_then(|v| v.sqlite_begin.as_deref()).filter(|m| *m != "deferred") {
+        // SQLite's BEGIN is deferred; the other modes are spelled out in its SQL.
+        for (step, _) in steps.iter_mut().filter(|(s, _)| s.begin) {
+            if let Action::Sql(sql) = &mut step.action {
+                let mut sqlite = vec![Template::literal(format!("BEGIN {}", mode.to_ascii_uppercase()))];
+                sqlite.extend(sql.for_backend(Backend::Sqlite).unwrap_or_default().iter().cloned());
+                sql.by_dialect.insert("sqlite".into(), sqlite);
+                step.begin = false;
+            }
+        }
+    }
+    let anomaly = t.get("anomaly").and_then(|v| read_anomaly(reader, v, outcome_count));
     let documented = t.get("documented").map(|v| read_documented(reader, v, &mut expect, var)).unwrap_or_default();
     let runs_alone = t.bool("runs_alone").unwrap_or(false);
     let profile = t.get("profile").and_then(|v| read_profile(reader, v));
@@ -309,6 +336,7 @@ fn read_probe(mut t: Table<'_, '_>, default_area: Option<&Located<String>>, snip
         id: id?.value,
         documented,
         variant,
+        anomaly,
         area: area?.value,
         asks: asks?.value,
         claims,
@@ -340,13 +368,66 @@ fn read_profile(reader: &Reader<'_>, value: &Value<'_>) -> Option<Profile> {
     }
 }
 
+/// `anomaly = { name = "...", occurs = ..., read_only = ... }`. `occurs` is an array of
+/// outcomes, one per outcome step (`*` for any), or an array of such arrays
+/// (alternatives, any of which means the anomaly happened).
+fn read_anomaly(reader: &Reader<'_>, value: &Value<'_>, count: usize) -> Option<Anomaly> {
+    let mut a = reader.as_table(value, "anomaly")?;
+    let name = a.required_str("name");
+    let occurs_value = a.get("occurs");
+    let read_only = a.bool("read_only").unwrap_or(false);
+    let head = a.span.start..a.span.start;
+    a.finish();
+    if let Some(n) = &name {
+        if !ANOMALIES.contains(&n.value.as_str()) {
+            reader.error(n.span.clone(), format!("unknown anomaly `{}`", n.value), Some(ANOMALIES.join(", ")));
+        }
+    }
+    let Some(occurs_value) = occurs_value else {
+        reader.error(head, "an anomaly without `occurs`", Some("occurs = the outcomes (one per outcome step, * for any) that mean the anomaly happened".into()));
+        return None;
+    };
+    let alternatives: Vec<&Value<'_>> = match occurs_value.get_ref() {
+        DeValue::Array(items) if items.iter().any(|i| matches!(i.get_ref(), DeValue::Array(_))) => items.iter().collect(),
+        _ => vec![occurs_value],
+    };
+    let mut occurs = Vec::new();
+    for alt in alternatives {
+        let texts = reader.strings(alt, "an outcome, or * for any")?;
+        let mut outcomes = Vec::with_capacity(texts.len());
+        for o in &texts {
+            if o.value.trim() == "*" {
+                outcomes.push(None);
+                continue;
+            }
+            match o.value.parse::<Outcome>() {
+                Ok(parsed) => outcomes.push(Some(parsed)),
+                Err(e) => {
+                    reader.error(o.span.clone(), format!("invalid outcome `{}`: {e}", o.value), Some("an outcome like ok, affected:1, rows:(1,'a'), error:busy, blocked, then ok; or * for any".into()));
+                    return None;
+                }
+            }
+        }
+        if outcomes.len() != count {
+            reader.error(alt.span(), format!("{} outcome(s) in `occurs` but the probe observes {count} step(s)", outcomes.len()), Some(format!("{count} outcome(s), one per step marked outcome = true (* for any)")));
+            return None;
+        }
+        if outcomes.iter().all(Option::is_none) {
+            reader.error(alt.span(), "`occurs` that matches every outcome", Some("at least one outcome that is not *".into()));
+            return None;
+        }
+        occurs.push(outcomes);
+    }
+    if name.as_ref().is_some_and(|n| ANOMALIES.contains(&n.value.as_str())) { Some(Anomaly { name: name?.value, occurs, read_only }) } else { None }
+}
+
 fn read_sql_checked(t: &mut Table<'_, '_>, key: &'static str, snippets: &Snippets, var: Var<'_>) -> Option<Sql> {
     let v = t.get(key)?;
     check_placeholders(t.reader, v, snippets);
     read_sql(t.reader, v, key, var)
 }
 
-fn read_claims(reader: &Reader<'_>, value: &Value<'_>) -> Vec<Claim> {
+fn read_claims(reader: &Reader<'_>, value: &Value<'_>, var: Var<'_>) -> Vec<Claim> {
     reader
         .tables(value, "a claim")
         .into_iter()
@@ -354,7 +435,7 @@ fn read_claims(reader: &Reader<'_>, value: &Value<'_>) -> Vec<Claim> {
             let source = c.required_str("source");
             let section = c.required_str("section");
             let text = c.required_str("text");
-            let predicts = c.get("predicts").map(|v| read_keyed_outcomes(reader, v)).unwrap_or_default();
+            let predicts = c.get("predicts").map(|v| read_keyed_outcomes(reader, v, var)).unwrap_or_default();
             let outcomes = c.positions("outcome").unwrap_or_default();
             let columns = c.positions("columns").unwrap_or_default();
             let hedged = c.bool("hedged").unwrap_or(false);
@@ -573,10 +654,10 @@ fn read_outcomes(reader: &Reader<'_>, value: &Value<'_>, count: Option<usize>) -
     ok.then_some(outcomes)
 }
 
-fn read_keyed_outcomes(reader: &Reader<'_>, value: &Value<'_>) -> Vec<Keyed<Vec<Outcome>>> {
+fn read_keyed_outcomes(reader: &Reader<'_>, value: &Value<'_>, var: Var<'_>) -> Vec<Keyed<Vec<Outcome>>> {
     let Some(table) = reader.as_table(value, "outcomes by backend") else { return Vec::new() };
     let mut entries = Vec::new();
-    for (key, v) in table.entries() {
+    for (key, v) in var.entries(reader, &table) {
         if let (Some(target), Some(value)) = (read_selector(reader, &key), read_outcomes(reader, v, None)) {
             entries.push((Keyed { target, value }, key));
         }
@@ -758,6 +839,11 @@ struct VariantSpec {
     id: String,
     isolation: Option<Isolation>,
     journal_mode: Option<String>,
+    /// A variant of `param.sqlite`: SQLite's transaction mode (`deferred`, `immediate`,
+    /// `exclusive`); its journal mode is `journal_mode`.
+    sqlite_begin: Option<String>,
+    /// The probe has `param.sqlite` beside `param.isolation`.
+    sqlite_split: bool,
     /// The step names in the order this copy runs them.
     order: Option<Vec<String>>,
 }
@@ -803,6 +889,9 @@ impl<'a> Var<'a> {
     }
 }
 
+/// SQLite's transaction modes (`BEGIN DEFERRED` is its plain `BEGIN`).
+const SQLITE_BEGINS: [&str; 3] = ["deferred", "immediate", "exclusive"];
+
 /// Journal modes SQLite knows.
 const JOURNAL_MODES: [&str; 6] = ["delete", "truncate", "persist", "memory", "wal", "off"];
 
@@ -820,7 +909,7 @@ fn read_variants(mut t: Table<'_, '_>) -> Vec<VariantSpec> {
     let ids = t.get("ids");
     let head = t.span.start..t.span.start;
     let mut variants: Vec<VariantSpec> = Vec::new();
-    let blank = |key: String| VariantSpec { key, id: String::new(), isolation: None, journal_mode: None, order: None };
+    let blank = |key: String| VariantSpec { key, id: String::new(), isolation: None, journal_mode: None, sqlite_begin: None, sqlite_split: false, order: None };
     match (param, permutations) {
         (Some(_), Some(_)) => {
             reader.error(head.clone(), "a probe with both `param` and `permutations`", Some("one of them; write two probes for both".into()));
@@ -828,16 +917,22 @@ fn read_variants(mut t: Table<'_, '_>) -> Vec<VariantSpec> {
         }
         (Some(p), None) => {
             let Some(mut table) = reader.as_table(p, "param") else { return Vec::new() };
-            let kinds = [table.get("isolation"), table.get("journal_mode"), table.get("values")];
+            let kinds = [table.get("isolation"), table.get("journal_mode"), table.get("values"), table.get("sqlite")];
             let pspan = table.span.clone();
             table.finish();
             let given: Vec<(usize, &Value<'_>)> = kinds.iter().enumerate().filter_map(|(i, v)| v.map(|v| (i, v))).collect();
-            let [(kind, values)] = given.as_slice() else {
-                reader.error(pspan, "`param` names one parameter", Some("one of: isolation = [...], journal_mode = [...], values = [...]".into()));
+            // `sqlite` stands alone or beside `isolation`; the others alone.
+            let sqlite_split = given.iter().any(|(k, _)| *k == 3);
+            if given.is_empty() || (given.len() > 1 && !matches!(given.as_slice(), [(0, _), (3, _)])) {
+                reader.error(pspan, "`param` names one parameter", Some("one of: isolation = [...], journal_mode = [...], values = [...], sqlite = [...]; or isolation and sqlite".into()));
                 return Vec::new();
-            };
-            let Some(values) = reader.strings(values, "parameter values") else { return Vec::new() };
-            for v in values {
+            }
+            let mut lists = Vec::new();
+            for (kind, values) in &given {
+                let Some(values) = reader.strings(values, "parameter values") else { return Vec::new() };
+                lists.push((*kind, values));
+            }
+            for (kind, v) in lists.iter().flat_map(|(k, vs)| vs.iter().map(move |v| (*k, v))) {
                 let mut spec = blank(v.value.clone());
                 match kind {
                     0 => match Isolation::parse(&v.value) {
@@ -846,6 +941,19 @@ fn read_variants(mut t: Table<'_, '_>) -> Vec<VariantSpec> {
                     },
                     1 if JOURNAL_MODES.contains(&v.value.to_ascii_lowercase().as_str()) => spec.journal_mode = Some(v.value.to_ascii_lowercase()),
                     1 => reader.error(v.span.clone(), format!("unknown journal mode `{}`", v.value), Some(JOURNAL_MODES.join(", "))),
+                    3 => match v.value.to_ascii_lowercase().split_once(' ') {
+                        Some((mode, journal)) if SQLITE_BEGINS.contains(&mode) && JOURNAL_MODES.contains(&journal.trim()) => {
+                            spec.sqlite_begin = Some(mode.to_string());
+                            spec.journal_mode = Some(journal.trim().to_string());
+                            // A session's `isolation = "param"` is SQLite's one level.
+                            spec.isolation = Some(Isolation::Serializable);
+                        }
+                        _ => reader.error(
+                            v.span.clone(),
+                            format!("invalid SQLite variant `{}`", v.value),
+                            Some(format!("a transaction mode ({}) and a journal mode ({}), e.g. \"immediate wal\"", SQLITE_BEGINS.join(", "), JOURNAL_MODES.join(", "))),
+                        ),
+                    },
                     _ if v.value.trim().is_empty() || v.value.contains(['[', ']']) => {
                         reader.error(v.span.clone(), format!("invalid parameter value `{}`", v.value), Some("a short name without [ or ]".into()))
                     }
@@ -854,6 +962,7 @@ fn read_variants(mut t: Table<'_, '_>) -> Vec<VariantSpec> {
                 if variants.iter().any(|x| x.key == spec.key) {
                     reader.error(v.span.clone(), format!("the value `{}` twice", v.value), Some("different parameter values".into()));
                 }
+                spec.sqlite_split = sqlite_split;
                 variants.push(spec);
             }
         }

@@ -49,6 +49,8 @@ pub struct Probe {
     /// Set when the probe is one of several the loader made from one `[[probe]]`
     /// (a parameter or a step order): the id written in the file and the variant.
     pub variant: Option<Variant>,
+    /// The isolation anomaly the probe tests for (`anomaly = { name = "G0", ... }`).
+    pub anomaly: Option<Anomaly>,
     /// Must not share its target with other cases (restarts, server-wide settings).
     pub runs_alone: bool,
     /// The state its sessions start in, where a session names none; `None` takes the
@@ -67,6 +69,25 @@ pub struct Variant {
     /// The parameter value or the step order (names joined by `_`), as written in
     /// `[...]` after keys that hold for this variant only (`"sqlite[wal]"`).
     pub key: String,
+}
+
+/// The anomalies of Adya's classification as Hermitage tests them: the columns of the
+/// report's anomalies page, in its order.
+pub const ANOMALIES: [&str; 10] = ["G0", "G1a", "G1b", "G1c", "OTV", "PMP", "P4", "G-single", "G2-item", "G2"];
+
+/// `anomaly = { name = "G0", occurs = ["affected:1", "*"], read_only = false }`: the
+/// probe tests whether an isolation anomaly can happen, and says what its observation
+/// is when it did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Anomaly {
+    /// One of [`ANOMALIES`].
+    pub name: String,
+    /// Observations that mean the anomaly happened: alternatives, each one outcome per
+    /// outcome step, `None` (written `*`) where any outcome of that step will do.
+    pub occurs: Vec<Vec<Option<Outcome>>>,
+    /// The transaction whose view the anomaly is about only reads (Hermitage's "R/O":
+    /// a level may prevent the anomaly for such transactions only).
+    pub read_only: bool,
 }
 
 /// A documentation sentence the probe checks.
