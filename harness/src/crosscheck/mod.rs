@@ -158,15 +158,18 @@ impl CrossCase {
     }
 }
 
-/// The settings of the case's first `session state` record: (name, value) rows.
+/// The settings of the case's first `session state` record: (name, value) rows, or
+/// one row with a column per setting (SQLite's pragmas).
 fn session_state(r: &CaseResult) -> BTreeMap<String, String> {
     let record = r.transcript.iter().find(|s| s.kind == crate::result::StepKind::Session);
-    let rows = record.and_then(|s| s.statements.last()).and_then(|st| match &st.response {
-        Some(crate::driver::Response::Rows { rows, .. }) => Some(rows.clone()),
-        _ => None,
-    });
-    rows.unwrap_or_default()
-        .into_iter()
+    let (columns, rows) = match record.and_then(|s| s.statements.last()).and_then(|st| st.response.as_ref()) {
+        Some(crate::driver::Response::Rows { columns, rows }) => (columns.clone(), rows.clone()),
+        _ => return BTreeMap::new(),
+    };
+    if columns.len() != 2 && rows.len() == 1 {
+        return columns.into_iter().zip(&rows[0]).map(|(name, value)| (name, as_namespace(value))).collect();
+    }
+    rows.into_iter()
         .filter_map(|row| Some((row.first()?.trim_matches('\'').to_string(), as_namespace(row.get(1)?))))
         .collect()
 }

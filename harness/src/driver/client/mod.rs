@@ -1,6 +1,8 @@
-//! Sessions through a backend's own command-line client (psql, mysql, mariadb): the second instrument of `dbcompat crosscheck`.
+//! Sessions through a backend's own command-line client (psql, mysql, mariadb, the
+//! sqlite3 shell): the second instrument of `dbcompat crosscheck`.
 //!
-//! The client runs as one long-lived process, fed statements on its standard input.
+//! The client runs as one long-lived process, fed statements on its standard input:
+//! in the server's container (`podman exec`) or, for SQLite, here (see [`Host`]).
 //! After each statement the session sends a marker the client echoes back (psql's
 //! `\echo`/`\warn`, a `SELECT` of the marker elsewhere); what the client printed before
 //! the marker is that statement's answer, which the backend's [`ClientFormat`] reads into the
@@ -9,6 +11,7 @@
 
 pub mod mysql;
 pub mod psql;
+pub mod sqlite;
 
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
@@ -40,8 +43,9 @@ pub trait ClientFormat: Send + Sync + 'static {
     fn cursor_statements(&self, _command: &Command) -> Option<Vec<String>> {
         None
     }
-    /// Reads the statement's answer from what the client printed before the marker.
-    fn parse(&self, sql: &str, stdout: &str, stderr: &str) -> Result<(StatementResult, Notes), SessionError>;
+    /// Reads the statement's answer from what the client printed before the marker
+    /// (a client whose output depends on what it printed before keeps that here).
+    fn parse(&mut self, sql: &str, stdout: &str, stderr: &str) -> Result<(StatementResult, Notes), SessionError>;
 }
 
 /// The marker of the n-th exchange: a line no statement's output contains.
@@ -72,6 +76,39 @@ pub struct Launch {
     pub args: Vec<String>,
     pub env: Vec<(String, String)>,
     pub stdin_first: Option<String>,
+}
+
+/// Where a client's shell script runs: in a server's container (`exec` with the
+/// container engine's own command line) or on this machine (SQLite's shell, run
+/// against the target's own library).
+pub enum Host {
+    Container { id: String },
+    Local,
+}
+
+impl Launch {
+    /// `sh -c script` on `host`, in a UTF-8 locale (as a terminal's: clients pick their
+    /// character set from it), with `env` set for the script.
+    pub fn script(host: &Host, script: &str, env: &[(String, String)], stdin_first: Option<String>) -> Result<Launch, String> {
+        let mut env: Vec<(String, String)> = env.to_vec();
+        env.insert(0, ("LC_ALL".into(), "C.UTF-8".into()));
+        let shell = ["sh".to_string(), "-c".into(), script.to_string()];
+        Ok(match host {
+            Host::Container { id } => {
+                let mut args = vec!["exec".to_string(), "-i".into()];
+                for (k, v) in &env {
+                    args.extend(["-e".to_string(), format!("{k}={v}")]);
+                }
+                args.push(id.clone());
+                args.extend(shell);
+                Launch { program: container_cli()?, args, env: Vec::new(), stdin_first }
+            }
+            Host::Local => {
+                let [program, args @ ..] = shell;
+                Launch { program, args: args.to_vec(), env, stdin_first }
+            }
+        })
+    }
 }
 
 pub struct ClientSession {
@@ -254,6 +291,19 @@ mod tests {
         assert_eq!(find_line("~~m~~\n", "~~m~~"), Some((0, 6)));
         assert_eq!(find_line("x~~m~~\n", "~~m~~"), None);
         assert_eq!(find_line("~~m~~", "~~m~~"), None);
+    }
+
+    #[test]
+    fn one_script_runs_in_a_container_or_here() {
+        let env = [("LD_LIBRARY_PATH".to_string(), "/lib/x".to_string())];
+        let here = Launch::script(&Host::Local, "exec sqlite3", &env, None).unwrap();
+        assert_eq!((here.program.as_str(), here.args.as_slice()), ("sh", &["-c".to_string(), "exec sqlite3".into()][..]));
+        assert_eq!(here.env, [("LC_ALL".to_string(), "C.UTF-8".to_string()), env[0].clone()]);
+        if let Ok(there) = Launch::script(&Host::Container { id: "c1".into() }, "exec psql", &[], Some("pw".into())) {
+            assert_eq!(there.args, ["exec", "-i", "-e", "LC_ALL=C.UTF-8", "c1", "sh", "-c", "exec psql"]);
+            assert!(there.env.is_empty());
+            assert_eq!(there.stdin_first.as_deref(), Some("pw"));
+        }
     }
 
     #[test]
