@@ -20,7 +20,7 @@ use async_trait::async_trait;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::process::{Child, ChildStderr, ChildStdin, ChildStdout};
 
-use super::{Canceller, Command, Notes, Session, SessionError, StatementResult};
+use super::{Canceller, Command, Notes, Response, Session, SessionError, StatementResult};
 
 /// What the client was sent and printed, exchange by exchange, for the crosscheck report.
 pub type ClientLog = Arc<Mutex<Vec<String>>>;
@@ -42,6 +42,11 @@ pub trait ClientFormat: Send + Sync + 'static {
     /// DECLARE and FETCH, as its driver sends them); `None` where a client has none.
     fn cursor_statements(&self, _command: &Command) -> Option<Vec<String>> {
         None
+    }
+    /// Whether a cursor is the result of its query read whole when it opens and handed
+    /// out by fetches, as the MySQL/MariaDB driver's buffered cursors are.
+    fn buffers_cursors(&self) -> bool {
+        false
     }
     /// Reads the statement's answer from what the client printed before the marker
     /// (a client whose output depends on what it printed before keeps that here).
@@ -122,6 +127,8 @@ pub struct ClientSession {
     exchanges: usize,
     notes: Notes,
     log: ClientLog,
+    /// Buffered cursors (see [`ClientFormat::buffers_cursors`]): the rows not yet fetched.
+    cursors: std::collections::HashMap<String, (Vec<String>, std::collections::VecDeque<Vec<String>>)>,
 }
 
 impl ClientSession {
@@ -133,7 +140,7 @@ impl ClientSession {
         let (Some(stdin), Some(stdout), Some(stderr)) = (child.stdin.take(), child.stdout.take(), child.stderr.take()) else {
             return Err(format!("{} started without its pipes", launch.program));
         };
-        let mut session = ClientSession { child, stdin, stdout, stderr, out_buf: Vec::new(), err_buf: Vec::new(), format, exchanges: 0, notes: Notes::default(), log };
+        let mut session = ClientSession { child, stdin, stdout, stderr, out_buf: Vec::new(), err_buf: Vec::new(), format, exchanges: 0, notes: Notes::default(), log, cursors: Default::default() };
         if let Some(first) = &launch.stdin_first {
             session.write(&format!("{first}\n")).await.map_err(|e| e.to_string())?;
         }
@@ -195,6 +202,40 @@ impl ClientSession {
     }
 }
 
+impl ClientSession {
+    /// A cursor command on a client whose cursors are buffered: opening runs the query
+    /// through the client and keeps its rows; fetches hand them out in order. `None`
+    /// for a statement.
+    async fn buffered_cursor(&mut self, command: &Command) -> Result<Option<StatementResult>, SessionError> {
+        let take = |rows: &mut std::collections::VecDeque<Vec<String>>, n: Option<u64>| -> Vec<Vec<String>> {
+            let n = n.map_or(rows.len(), |n| usize::try_from(n).unwrap_or(usize::MAX).min(rows.len()));
+            rows.drain(..n).collect()
+        };
+        match command {
+            Command::Sql(_) => Ok(None),
+            Command::OpenCursor { name, sql, fetch } => {
+                self.cursors.remove(name);
+                let (stdout, stderr) = self.exchange("", sql).await?;
+                let (result, notes) = self.format.parse(sql, &stdout, &stderr)?;
+                self.notes = notes;
+                Ok(Some(match result {
+                    Ok(Response::Rows { columns, rows }) => {
+                        let mut rows: std::collections::VecDeque<Vec<String>> = rows.into();
+                        let first = take(&mut rows, *fetch);
+                        self.cursors.insert(name.clone(), (columns.clone(), rows));
+                        Ok(Response::Rows { columns, rows: first })
+                    }
+                    other => other,
+                }))
+            }
+            Command::Fetch { name, count } => match self.cursors.get_mut(name) {
+                Some((columns, rows)) => Ok(Some(Ok(Response::Rows { columns: columns.clone(), rows: take(rows, *count) }))),
+                None => Err(SessionError::Harness(format!("no open cursor named `{name}` on this session"))),
+            },
+        }
+    }
+}
+
 /// Reads what is there; `false` at the end of the stream.
 async fn read_more(stream: &mut (impl AsyncRead + Unpin), buf: &mut Vec<u8>) -> Result<bool, SessionError> {
     let mut chunk = [0u8; 8192];
@@ -222,6 +263,11 @@ impl Canceller for NoCancel {
 impl Session for ClientSession {
     async fn execute(&mut self, command: &Command) -> Result<StatementResult, SessionError> {
         self.notes = Notes::default();
+        if self.format.buffers_cursors() {
+            if let Some(result) = self.buffered_cursor(command).await? {
+                return Ok(result);
+            }
+        }
         let statements = match command {
             Command::Sql(sql) => vec![sql.clone()],
             other => self

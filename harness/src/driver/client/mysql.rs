@@ -56,6 +56,12 @@ impl ClientFormat for MysqlClient {
         false
     }
 
+    /// The driver's cursors are buffered (driver/mysql.rs): the client reads the
+    /// cursor's query whole, and its rows are handed out as the driver hands them.
+    fn buffers_cursors(&self) -> bool {
+        true
+    }
+
     fn parse(&mut self, sql: &str, stdout: &str, _stderr: &str) -> Result<(StatementResult, Notes), SessionError> {
         // The client takes `USE db` as its own command (it changes the database itself,
         // COM_INIT_DB) and prints nothing when it succeeds.
