@@ -218,6 +218,10 @@ async fn cross_check(case: &Case, launched: &Launched, timing: &Timing, explanat
     if let Some(reason) = not_cross_checkable(&case.probe, target.backend()) {
         return CrossCase::not_checked(case, &id, reason);
     }
+    // A probe dbcompat does not run on the target gives neither instrument an outcome.
+    if let Some(reason) = case.probe.unsupported_for(target.backend(), Some(target.version())) {
+        return CrossCase::not_checked(case, &id, format!("dbcompat does not run it here: {reason}"));
+    }
     let driver = Observed::of(&run::run_one(&case.probe, launched, timing).await);
     let (mut client, mut transcript) = through_client(case, launched, target, timing).await;
     // Starting a client is a process in the container (`exec`): on a busy machine it can
