@@ -5,6 +5,24 @@
 #   $DBCOMPAT_CACHE/sqlite/3.40.1   Debian bookworm's own library (the host's)
 #   $DBCOMPAT_CACHE/sqlite/3.46.0   built from the amalgamation that the crate
 #                                   libsqlite3-sys 0.30.1 carries on crates.io
+#   $DBCOMPAT_CACHE/sqlite/<bundled> the SQLite that `launch = "embedded"` links (the
+#                                   libsqlite3-sys of Cargo.lock), built as a shared
+#                                   library from the same amalgamation with the same
+#                                   flags, for `dbcompat crosscheck`: it runs the
+#                                   sqlite3 shell against it
+#   $DBCOMPAT_CACHE/sqlite/shell-shim/libsqlite3-shell-shim.so
+#                                   what Debian's sqlite3 shell needs to run with a
+#                                   library other than Debian's, preloaded by
+#                                   `dbcompat crosscheck`: the shell refuses to start
+#                                   unless the library's sqlite3_sourceid() is the one
+#                                   it was compiled with, and it binds the session
+#                                   extension's functions at start (only its .session
+#                                   command calls them), which the libraries built
+#                                   here lack. The shim answers the shell's own
+#                                   sqlite3_sourceid() calls with that id and passes
+#                                   the library's own calls (sqlite_source_id()) to
+#                                   the library; its session functions fail
+#                                   (SQLITE_ERROR) and are never called.
 #
 # Debian trixie's 3.46.1 cannot be used here: it needs glibc 2.38 and bookworm hosts
 # have 2.36. Building from an amalgamation gives a library for this host's glibc, and
@@ -13,6 +31,7 @@
 # Idempotent: a library that exists is not built again.
 set -euo pipefail
 
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CACHE=${DBCOMPAT_CACHE:-/var/cache/dbcompat}
 OUT="$CACHE/sqlite"
 mkdir -p "$OUT"
@@ -21,8 +40,10 @@ log() { printf '[sqlite-libs] %s\n' "$*" >&2; }
 # Debian's own build, as the host has it (libsqlite3-0 is part of the base system).
 system_lib() {
     local lib
-    lib=$(ldconfig -p | awk '/libsqlite3\.so\.0 .*x86-64/ {print $NF; exit}')
-    [ -n "$lib" ] || { apt-get install -y -q libsqlite3-0 >/dev/null; lib=$(ldconfig -p | awk '/libsqlite3\.so\.0 .*x86-64/ {print $NF; exit}'); }
+    # awk reads to the end: stopping early would end ldconfig with SIGPIPE, which
+    # pipefail makes a failure of the script.
+    lib=$(ldconfig -p | awk '/libsqlite3\.so\.0 .*x86-64/ && !found {print $NF; found = 1}')
+    [ -n "$lib" ] || { apt-get install -y -q libsqlite3-0 >/dev/null; lib=$(ldconfig -p | awk '/libsqlite3\.so\.0 .*x86-64/ && !found {print $NF; found = 1}'); }
     local version
     version=$(python3 -c 'import ctypes,sys; l=ctypes.CDLL(sys.argv[1]); l.sqlite3_libversion.restype=ctypes.c_char_p; print(l.sqlite3_libversion().decode())' "$lib")
     mkdir -p "$OUT/$version"
@@ -30,16 +51,20 @@ system_lib() {
     log "Debian's SQLite $version -> $OUT/$version"
 }
 
-# SQLite from the amalgamation in a libsqlite3-sys release.
-from_crate() {
-    local crate_version=$1 sqlite_version=$2 dest="$OUT/$2"
-    if [ -s "$dest/libsqlite3.so.0" ]; then
-        log "SQLite $sqlite_version already built"
-        return
+# The directory of a libsqlite3-sys release's sources (fetched from crates.io if needed).
+crate_dir() {
+    local crate_version=$1 dir
+    dir=$(ls -d "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/"libsqlite3-sys-$crate_version" 2>/dev/null | head -1)
+    if [ -z "$dir" ]; then
+        fetch_crate "$crate_version"
+        dir=$(ls -d "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/"libsqlite3-sys-$crate_version" | head -1)
     fi
-    local work
+    printf '%s\n' "$dir"
+}
+
+fetch_crate() {
+    local crate_version=$1 work
     work=$(mktemp -d)
-    trap 'rm -rf "$work"' RETURN
     mkdir -p "$work/src"
     cat > "$work/Cargo.toml" <<TOML
 [package]
@@ -52,21 +77,93 @@ TOML
     : > "$work/src/lib.rs"
     log "fetching libsqlite3-sys $crate_version from crates.io"
     cargo fetch -q --manifest-path "$work/Cargo.toml"
-    local src
-    src=$(ls -d "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/"libsqlite3-sys-$crate_version"/sqlite3 | head -1)
+    rm -rf "$work"
+}
+
+# Debian's defaults where they change behaviour suites can see: threadsafe, FTS,
+# R*Tree, column metadata; JSON is built in since 3.38.
+DEBIAN_FLAGS="-DSQLITE_THREADSAFE=1 -DSQLITE_ENABLE_FTS5 -DSQLITE_ENABLE_RTREE -DSQLITE_ENABLE_COLUMN_METADATA \
+    -DSQLITE_ENABLE_UNLOCK_NOTIFY -DSQLITE_SECURE_DELETE -DSQLITE_ENABLE_DBSTAT_VTAB"
+
+# The flags of a release's bundled build: those its build.rs gives every bundled build
+# (on Linux), then this workspace's LIBSQLITE3_FLAGS (.cargo/config.toml), which come
+# after them and so win.
+bundled_flags() {
+    local dir=$1
+    sed -n '/cfg.file(&source)/,/warnings(false)/p' "$dir/build.rs" | grep -o '"-D[^"]*"' | tr -d '"' | tr '\n' ' '
+    printf -- '-DHAVE_LOCALTIME_R '
+    sed -n 's/^LIBSQLITE3_FLAGS *= *"\(.*\)"/\1/p' "$ROOT/.cargo/config.toml"
+}
+
+# SQLite from the amalgamation in a libsqlite3-sys release, with Debian's flags or
+# (`bundled`) the flags of the release's bundled build.
+from_crate() {
+    local crate_version=$1 sqlite_version=$2 flavour=${3:-debian} dest="$OUT/$2"
+    if [ -s "$dest/libsqlite3.so.0" ]; then
+        log "SQLite $sqlite_version already built"
+        return
+    fi
+    local dir src flags
+    dir=$(crate_dir "$crate_version")
+    src="$dir/sqlite3"
     grep -q "#define SQLITE_VERSION *\"$sqlite_version\"" "$src/sqlite3.h" \
         || { echo "libsqlite3-sys $crate_version does not carry SQLite $sqlite_version" >&2; exit 1; }
-    log "compiling SQLite $sqlite_version"
+    if [ "$flavour" = bundled ]; then flags=$(bundled_flags "$dir"); else flags=$DEBIAN_FLAGS; fi
+    log "compiling SQLite $sqlite_version ($flavour flags: $(echo $flags))"
     mkdir -p "$dest"
-    # Debian's defaults where they change behaviour suites can see: threadsafe, FTS,
-    # R*Tree, column metadata; JSON is built in since 3.38.
+    # shellcheck disable=SC2086 # the flags are words
     gcc -O1 -fPIC -shared -o "$dest/libsqlite3.so.0.tmp" -Wl,-soname,libsqlite3.so.0 \
-        -DSQLITE_THREADSAFE=1 -DSQLITE_ENABLE_FTS5 -DSQLITE_ENABLE_RTREE -DSQLITE_ENABLE_COLUMN_METADATA \
-        -DSQLITE_ENABLE_UNLOCK_NOTIFY -DSQLITE_SECURE_DELETE -DSQLITE_ENABLE_DBSTAT_VTAB \
-        "$src/sqlite3.c" -lpthread -lm -ldl
+        $flags "$src/sqlite3.c" -lpthread -lm -ldl
     mv "$dest/libsqlite3.so.0.tmp" "$dest/libsqlite3.so.0"
+}
+
+# The libsqlite3-sys the workspace builds (Cargo.lock), and the SQLite it carries.
+bundled_lib() {
+    local crate_version sqlite_version
+    crate_version=$(awk '/^name = "libsqlite3-sys"$/ {getline; gsub(/version = |"/, ""); print; exit}' "$ROOT/Cargo.lock")
+    [ -n "$crate_version" ] || { echo "Cargo.lock names no libsqlite3-sys" >&2; exit 1; }
+    sqlite_version=$(sed -n 's/^#define SQLITE_VERSION *"\(.*\)"/\1/p' "$(crate_dir "$crate_version")/sqlite3/sqlite3.h")
+    from_crate "$crate_version" "$sqlite_version" bundled
+}
+
+shell_shim() {
+    local dest="$OUT/shell-shim" work id
+    if [ -s "$dest/libsqlite3-shell-shim.so" ]; then
+        log "sqlite3 shell shim already built"
+        return
+    fi
+    command -v sqlite3 >/dev/null || { log "no sqlite3 shell installed: no shim built"; return; }
+    # The source id the shell was compiled with: the one of Debian's library, which the
+    # shell runs with by default (`--version` prints the library's version and id).
+    id=$(sqlite3 -batch -init /dev/null --version | cut -d' ' -f2-)
+    work=$(mktemp -d)
+    cat > "$work/shim.c" <<'C'
+#define _GNU_SOURCE
+#include <dlfcn.h>
+
+/* The shell's own calls get the id it was compiled with; the library's own calls (its
+   sqlite_source_id() SQL function) get the library's. */
+const char *sqlite3_sourceid(void) {
+    const char *(*real)(void) = (const char *(*)(void))dlsym(RTLD_NEXT, "sqlite3_sourceid");
+    Dl_info caller, library;
+    if (real && dladdr(__builtin_return_address(0), &caller) && dladdr((void *)real, &library)
+        && caller.dli_fbase == library.dli_fbase)
+        return real();
+    return SHELL_SOURCE_ID;
+}
+C
+    for f in create changeset isempty enable table_filter patchset attach indirect delete; do
+        echo "int sqlite3session_$f(void) { return 1; }" >> "$work/shim.c"
+    done
+    mkdir -p "$dest"
+    gcc -O1 -fPIC -shared -o "$dest/libsqlite3-shell-shim.so.tmp" -DSHELL_SOURCE_ID="\"$id\"" "$work/shim.c" -ldl
+    mv "$dest/libsqlite3-shell-shim.so.tmp" "$dest/libsqlite3-shell-shim.so"
+    rm -rf "$work"
+    log "sqlite3 shell shim (source id $id) -> $dest"
 }
 
 system_lib
 from_crate 0.30.1 3.46.0
+bundled_lib
+shell_shim
 ls -1d "$OUT"/*/ 

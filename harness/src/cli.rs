@@ -470,13 +470,14 @@ fn crosscheck_command(matrix: &PathBuf, suites: &PathBuf, args: &CrosscheckArgs)
         eprintln!("warning: {}:{}: `{}` explains no disagreement of this run", args.explained.display(), e.line, e.case);
     }
     println!(
-        "{:<16} {:>13} {:>6} {:>9} {:>10} {:>18} {:>15} {:>14}",
-        "target", "cross-checked", "agree", "disagree", "explained", "not cross-checked", "not applicable", "same session"
+        "{:<16} {:>13} {:>6} {:>9} {:>10} {:>18} {:>15} {:>14} {:>24}",
+        "target", "cross-checked", "agree", "disagree", "explained", "not cross-checked", "not applicable", "same session", "single-session coverage"
     );
     for (target, t) in &tally {
         let same = format!("{}/{}", t.session_equal, t.session_compared);
+        let coverage = format!("{}/{} {:.1}%", t.cross_checked, t.single_session, t.coverage_percent);
         println!(
-            "{target:<16} {:>13} {:>6} {:>9} {:>10} {:>18} {:>15} {same:>14}",
+            "{target:<16} {:>13} {:>6} {:>9} {:>10} {:>18} {:>15} {same:>14} {coverage:>24}",
             t.cross_checked, t.agree, t.disagree, t.explained, t.not_cross_checked, t.not_applicable
         );
     }

@@ -82,6 +82,11 @@ impl Dialect for Mariadb {
     fn client(&self, user: &str, namespace: &str) -> Option<ClientLaunch> {
         Some(mysql::client("mariadb", user, namespace))
     }
+
+    /// Its client session buffers cursors as the driver does (driver/client/mysql.rs).
+    fn client_holds_cursors(&self) -> bool {
+        true
+    }
 }
 
 #[cfg(test)]

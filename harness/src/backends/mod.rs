@@ -138,9 +138,9 @@ pub struct LogSigns {
     pub context: &'static [&'static str],
 }
 
-/// How the backend's own command-line client is started in its container: a shell
-/// script that reads the password from its first input line (so it is on no command
-/// line), and how the client's output reads.
+/// How the backend's own command-line client is started, in the server's container or
+/// (SQLite's shell) here: a shell script that reads the password, if any, from its first
+/// input line (so it is on no command line), and how the client's output reads.
 pub struct ClientLaunch {
     pub script: String,
     pub format: Box<dyn ClientFormat>,

@@ -308,6 +308,11 @@ impl Dialect for Mysql {
     fn client(&self, user: &str, namespace: &str) -> Option<ClientLaunch> {
         Some(client("mysql", user, namespace))
     }
+
+    /// Its client session buffers cursors as the driver does (driver/client/mysql.rs).
+    fn client_holds_cursors(&self) -> bool {
+        true
+    }
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 
-use super::{ContainerContract, Dialect, Endpoint, UrlForm};
+use super::{sh_quote, ClientLaunch, ContainerContract, Dialect, Endpoint, UrlForm};
 use crate::driver::{ConnectError, Session};
 use crate::outcome::{ErrorClass, Isolation};
 use crate::profile::{ConnectSetup, Profile, SetupStatement};
@@ -134,6 +134,13 @@ impl Dialect for Sqlite {
 
     fn classify(&self, code: &str, message: &str) -> ErrorClass {
         class(code, message)
+    }
+
+    /// The `sqlite3` shell on the namespace's database file, unbuffered, its errors
+    /// joined to its output; the target runs it against its own library.
+    fn client(&self, _user: &str, namespace: &str) -> Option<ClientLaunch> {
+        let script = format!("exec stdbuf -o0 -e0 sqlite3 -batch -init /dev/null {} 2>&1", sh_quote(namespace));
+        Some(ClientLaunch { script, format: Box::new(crate::driver::client::sqlite::SqliteShell::new(class)) })
     }
 }
 

@@ -4,8 +4,10 @@
 //! same interpreter; every case where the two observations disagree is reported. A
 //! reading the harness shaped (a session setting, a dropped warning) shows up here.
 //!
-//! Only probes a client can replay are cross-checked: one session, no restart, no
-//! server-wide setting (`runs_alone`), and cursors only on PostgreSQL. The others are counted, with why.
+//! Only probes a client can replay are cross-checked: one session, and cursors only
+//! where the client session holds them as the driver does. A `runs_alone` probe (a
+//! server-wide setting, a restart) has the target to itself for both instruments, as
+//! in a run; a restart reconnects the client. The others are counted, with why.
 
 pub mod compare;
 pub mod explain;
@@ -34,14 +36,8 @@ pub fn not_cross_checkable(probe: &Probe, backend: Backend) -> Option<String> {
     if probe.sessions.len() != 1 {
         return Some(format!("it has {} sessions; a client is one session", probe.sessions.len()));
     }
-    if probe.runs_alone {
-        return Some("it changes a server-wide setting or restarts the server (runs_alone)".into());
-    }
     if !backend.dialect().client_holds_cursors() && probe.steps.iter().any(|s| matches!(s.action, Action::Cursor { .. })) {
         return Some("it uses a cursor, which a client does not hold open across steps".into());
-    }
-    if probe.steps.iter().any(|s| matches!(s.action, Action::Restart(_))) {
-        return Some("it restarts the server".into());
     }
     None
 }
@@ -72,8 +68,10 @@ impl Target for ViaClient {
         self.inner.client(namespace, self.log.clone()).await
     }
 
+    /// The server restarts as for the driver; the interpreter then starts the
+    /// client again, as it reconnects a driver's sessions.
     async fn restart(&self, kind: RestartKind) -> Result<RestartReport, String> {
-        Err(format!("a probe that has the server {} is not cross-checked", kind.name()))
+        self.inner.restart(kind).await
     }
 
     async fn drop_namespace(&self, namespace: &Namespace) {
@@ -135,6 +133,8 @@ pub struct CrossCase {
     pub name: String,
     pub probe: String,
     pub target: String,
+    /// Whether the probe has one session (what coverage counts).
+    pub single_session: bool,
     #[serde(flatten)]
     pub status: Status,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -151,7 +151,17 @@ pub struct CrossCase {
 
 impl CrossCase {
     fn not_checked(case: &Case, target: &str, reason: String) -> CrossCase {
-        CrossCase { name: case.name.clone(), probe: case.probe.id.clone(), target: target.to_string(), status: Status::NotCrossChecked { reason }, driver: None, client: None, client_transcript: Vec::new(), session_differences: Vec::new() }
+        CrossCase {
+            name: case.name.clone(),
+            probe: case.probe.id.clone(),
+            target: target.to_string(),
+            single_session: case.probe.sessions.len() == 1,
+            status: Status::NotCrossChecked { reason },
+            driver: None,
+            client: None,
+            client_transcript: Vec::new(),
+            session_differences: Vec::new(),
+        }
     }
 
     pub fn is_unexplained_disagreement(&self) -> bool {
@@ -159,15 +169,18 @@ impl CrossCase {
     }
 }
 
-/// The settings of the case's first `session state` record: (name, value) rows.
+/// The settings of the case's first `session state` record: (name, value) rows, or
+/// one row with a column per setting (SQLite's pragmas).
 fn session_state(r: &CaseResult) -> BTreeMap<String, String> {
     let record = r.transcript.iter().find(|s| s.kind == crate::result::StepKind::Session);
-    let rows = record.and_then(|s| s.statements.last()).and_then(|st| match &st.response {
-        Some(crate::driver::Response::Rows { rows, .. }) => Some(rows.clone()),
-        _ => None,
-    });
-    rows.unwrap_or_default()
-        .into_iter()
+    let (columns, rows) = match record.and_then(|s| s.statements.last()).and_then(|st| st.response.as_ref()) {
+        Some(crate::driver::Response::Rows { columns, rows }) => (columns.clone(), rows.clone()),
+        _ => return BTreeMap::new(),
+    };
+    if columns.len() != 2 && rows.len() == 1 {
+        return columns.into_iter().zip(&rows[0]).map(|(name, value)| (name, as_namespace(value))).collect();
+    }
+    rows.into_iter()
         .filter_map(|row| Some((row.first()?.trim_matches('\'').to_string(), as_namespace(row.get(1)?))))
         .collect()
 }
@@ -198,13 +211,17 @@ async fn cross_check(case: &Case, launched: &Launched, timing: &Timing, explanat
     let Some(target) = &launched.target else {
         return CrossCase::not_checked(case, &id, format!("the target did not run: {}", launched.record.not_run.clone().unwrap_or_default()));
     };
-    if let Some(reason) = not_cross_checkable(&case.probe, target.backend()) {
-        return CrossCase::not_checked(case, &id, reason);
-    }
     if let Some(reason) = case.probe.not_applicable_for(target.backend(), Some(target.version())) {
         let mut c = CrossCase::not_checked(case, &id, String::new());
         c.status = Status::NotApplicable { reason: reason.to_string() };
         return c;
+    }
+    if let Some(reason) = not_cross_checkable(&case.probe, target.backend()) {
+        return CrossCase::not_checked(case, &id, reason);
+    }
+    // A probe dbcompat does not run on the target gives neither instrument an outcome.
+    if let Some(reason) = case.probe.unsupported_for(target.backend(), Some(target.version())) {
+        return CrossCase::not_checked(case, &id, format!("dbcompat does not run it here: {reason}"));
     }
     let driver = Observed::of(&run::run_one(&case.probe, launched, timing).await);
     let (mut client, mut transcript) = through_client(case, launched, target, timing).await;
@@ -233,7 +250,7 @@ async fn cross_check(case: &Case, launched: &Launched, timing: &Timing, explanat
         (false, false) => session_differences(&driver.session_state, &client.session_state),
         _ => Vec::new(),
     };
-    CrossCase { name: case.name.clone(), probe: case.probe.id.clone(), target: id, status, driver: Some(driver), client: Some(client), client_transcript: transcript, session_differences }
+    CrossCase { name: case.name.clone(), probe: case.probe.id.clone(), target: id, single_session: true, status, driver: Some(driver), client: Some(client), client_transcript: transcript, session_differences }
 }
 
 /// Runs the case through the target's client: what it observed, and the client's transcript.
@@ -256,6 +273,8 @@ pub async fn run_all(cases: Vec<Case>, pool: Arc<TargetPool>, timing: Timing, ex
         let (pool, explanations, limit) = (pool.clone(), explanations.clone(), limits[&case.target].clone());
         set.spawn(async move {
             let _turn = limit.acquire().await.expect("semaphores are never closed");
+            // As in a run: a `runs_alone` probe has the target to itself.
+            let _target = pool.turn(case.target, case.probe.runs_alone).await;
             let launched = pool.launch(case.target).await;
             (index, cross_check(&case, launched, &timing, &explanations).await)
         });
@@ -279,6 +298,10 @@ pub struct Tally {
     pub explained: usize,
     pub not_cross_checked: usize,
     pub not_applicable: usize,
+    /// Applicable cases of one session, cross-checked or not: what coverage is of.
+    pub single_session: usize,
+    /// Cross-checked cases per hundred applicable single-session cases.
+    pub coverage_percent: f64,
     /// Cases whose two sessions both reported their settings, and of those, the ones
     /// where the settings were equal.
     pub session_compared: usize,
@@ -311,6 +334,12 @@ pub fn tally(cases: &[CrossCase]) -> BTreeMap<String, Tally> {
             Status::NotCrossChecked { .. } => t.not_cross_checked += 1,
             Status::NotApplicable { .. } => t.not_applicable += 1,
         }
+        if c.single_session && !matches!(c.status, Status::NotApplicable { .. }) {
+            t.single_session += 1;
+        }
+    }
+    for t in out.values_mut() {
+        t.coverage_percent = if t.single_session == 0 { 0.0 } else { (1000.0 * t.cross_checked as f64 / t.single_session as f64).round() / 10.0 };
     }
     out
 }

@@ -21,11 +21,11 @@ pub fn render(report: &Report<'_>) -> String {
          command-line client in the server's container, each in a namespace of its own. <span class=\"muted\">{}.</span></p>",
         esc(report.comparison)
     );
-    out.push_str("<table><thead><tr><th>target</th><th>cross-checked</th><th>agree</th><th>disagree</th><th>explained</th><th>not cross-checked</th><th>not applicable</th><th>same session</th></tr></thead><tbody>\n");
+    out.push_str("<table><thead><tr><th>target</th><th>cross-checked</th><th>agree</th><th>disagree</th><th>explained</th><th>not cross-checked</th><th>not applicable</th><th>same session</th><th>single-session coverage</th></tr></thead><tbody>\n");
     for (target, t) in &report.targets {
         let _ = writeln!(
             out,
-            "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} of {}</td></tr>",
+            "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} of {}</td><td>{} of {} ({:.1}%)</td></tr>",
             esc(target),
             t.cross_checked,
             t.agree,
@@ -34,7 +34,10 @@ pub fn render(report: &Report<'_>) -> String {
             t.not_cross_checked,
             t.not_applicable,
             t.session_equal,
-            t.session_compared
+            t.session_compared,
+            t.cross_checked,
+            t.single_session,
+            t.coverage_percent
         );
     }
     out.push_str("</tbody></table>\n<h2>Disagreements</h2>\n");
@@ -85,6 +88,7 @@ mod tests {
             session_state: [("TimeZone".to_string(), tz.to_string())].into_iter().collect(),
         };
         let cases = vec![CrossCase {
+            single_session: true,
             name: "a::p::<t>".into(),
             probe: "p".into(),
             target: "<t>".into(),

@@ -170,8 +170,6 @@ impl TargetPool {
 
     async fn run_once(&self, probe: &Probe, index: usize, attempt: usize) -> CaseResult {
         let launched = self.launch(index).await;
-        let slot = &self.slots[index];
-        let jobs = slot.jobs.get_or_init(|| async { Semaphore::new(launched.jobs.max(1)) }).await;
         let _global = match &self.sequential {
             Some(one) => Some(one.acquire().await.expect("semaphores are never closed")),
             None => None,
@@ -179,18 +177,30 @@ impl TargetPool {
         let target = &launched.record.id;
         let case = format!("{}::{}::{target}", probe.area, probe.id);
         let on_blocked = |step: usize, session: &str| self.reporters.emit(EventKind::StepBlocked { case: &case, step, session });
-        let started = || self.reporters.emit(EventKind::CaseStarted { case: &case, target, attempt });
-        if probe.runs_alone {
-            let _only = slot.alone.write().await;
-            started();
-            run_one_watched(probe, launched, &self.timing, &on_blocked).await
+        let _turn = self.turn(index, probe.runs_alone).await;
+        self.reporters.emit(EventKind::CaseStarted { case: &case, target, attempt });
+        run_one_watched(probe, launched, &self.timing, &on_blocked).await
+    }
+
+    /// Waits for a turn on target `index`: side by side with other cases up to the
+    /// target's job limit, or (`alone`, for a `runs_alone` probe) the target to itself.
+    pub async fn turn(&self, index: usize, alone: bool) -> Turn<'_> {
+        let launched = self.launch(index).await;
+        let slot = &self.slots[index];
+        let jobs = slot.jobs.get_or_init(|| async { Semaphore::new(launched.jobs.max(1)) }).await;
+        if alone {
+            Turn::Alone(slot.alone.write().await)
         } else {
-            let _shared = slot.alone.read().await;
-            let _turn = jobs.acquire().await.expect("semaphores are never closed");
-            started();
-            run_one_watched(probe, launched, &self.timing, &on_blocked).await
+            let shared = slot.alone.read().await;
+            Turn::Shared(shared, jobs.acquire().await.expect("semaphores are never closed"))
         }
     }
+}
+
+/// A case's turn on a target, held while the case runs.
+pub enum Turn<'a> {
+    Shared(tokio::sync::RwLockReadGuard<'a, ()>, tokio::sync::SemaphorePermit<'a>),
+    Alone(tokio::sync::RwLockWriteGuard<'a, ()>),
 }
 
 /// What a run observed: its outcome, or the reason it has none.

@@ -9,7 +9,7 @@ pub mod plan;
 pub mod session;
 
 pub use events::{Event, EventKind, Reporter, Reporters};
-pub use executor::{run_one, run_one_watched, TargetPool};
+pub use executor::{run_one, run_one_watched, TargetPool, Turn};
 pub use interpreter::{run_case, run_case_watched, CaseRun, Timing};
 pub use interrupt::{Interrupt, StopSignal};
 pub use plan::{parse_shard, plan, shard, Case};

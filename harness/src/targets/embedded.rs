@@ -27,6 +27,8 @@ pub struct EmbeddedSqlite {
     version: Version,
     counter: AtomicUsize,
     api: Arc<Api>,
+    /// The directory of the loaded `libsqlite3.so.0`; `None` for the bundled library.
+    library_dir: Option<PathBuf>,
 }
 
 fn scratch_dir() -> Result<tempfile::TempDir, String> {
@@ -38,7 +40,7 @@ fn scratch_dir() -> Result<tempfile::TempDir, String> {
 
 impl EmbeddedSqlite {
     pub fn start() -> Result<Self, String> {
-        Self::with_api(Api::bundled())
+        Self::with_api(Api::bundled(), None)
     }
 
     /// SQLite from a directory holding `libsqlite3.so.0`.
@@ -47,14 +49,14 @@ impl EmbeddedSqlite {
         if !file.is_file() {
             return Err(format!("no libsqlite3.so.0 in {}", library_dir.display()));
         }
-        Self::with_api(Api::load(&file)?)
+        Self::with_api(Api::load(&file)?, Some(library_dir.to_path_buf()))
     }
 
-    fn with_api(api: Api) -> Result<Self, String> {
+    fn with_api(api: Api, library_dir: Option<PathBuf>) -> Result<Self, String> {
         // The version is the library's own answer, not what the matrix calls it.
         let reported = api.version();
         let version = Version::parse(&reported).ok_or_else(|| format!("SQLite reported no version: {reported}"))?;
-        Ok(EmbeddedSqlite { dir: scratch_dir()?, version, counter: AtomicUsize::new(0), api: Arc::new(api) })
+        Ok(EmbeddedSqlite { dir: scratch_dir()?, version, counter: AtomicUsize::new(0), api: Arc::new(api), library_dir })
     }
 
     /// The version of the linked SQLite, known without starting anything.
@@ -105,5 +107,13 @@ impl Target for EmbeddedSqlite {
         for f in self.files(namespace) {
             let _ = std::fs::remove_file(f);
         }
+    }
+
+    /// The `sqlite3` shell with this target's library (the bundled one's twin, built
+    /// from the same amalgamation, for the embedded target).
+    async fn client(&self, namespace: &Namespace, log: crate::driver::client::ClientLog) -> Result<Box<dyn Session>, String> {
+        use crate::driver::client::sqlite::{library_dir, start_shell};
+        let dir = self.library_dir.clone().unwrap_or_else(|| library_dir(&self.api.version()));
+        start_shell(&dir, &namespace.location, &self.version, log).await
     }
 }

@@ -177,7 +177,7 @@ impl ServerTarget {
     /// and in the namespace. The client reads the password from its first input line,
     /// so it is on no command line.
     pub async fn client_session(&self, namespace: &Namespace, log: ClientLog) -> Result<Box<dyn Session>, String> {
-        use crate::driver::client::{container_cli, ClientSession, Launch};
+        use crate::driver::client::{ClientSession, Host, Launch};
         let container = self.container.as_ref().ok_or("an external server has no container to run its own client in")?;
         let id = container.id().await.ok_or("the server's container was removed")?;
         let endpoint = self.endpoint();
@@ -186,13 +186,7 @@ impl ServerTarget {
             .dialect()
             .client(&endpoint.user, &namespace.location)
             .ok_or_else(|| format!("dbcompat has no command-line client session for {}", self.backend))?;
-        let launch = Launch {
-            program: container_cli()?,
-            // A UTF-8 locale, as a terminal's: the clients pick their character set from it.
-            args: ["exec", "-i", "-e", "LC_ALL=C.UTF-8", &id, "sh", "-c", &client.script].iter().map(|s| s.to_string()).collect(),
-            env: Vec::new(),
-            stdin_first: Some(endpoint.password.clone()),
-        };
+        let launch = Launch::script(&Host::Container { id }, &client.script, &[], Some(endpoint.password.clone()))?;
         let session = ClientSession::start(launch, client.format, log).await?;
         Ok(Box::new(session))
     }

@@ -1,6 +1,8 @@
-//! Sessions through a backend's own command-line client (psql, mysql, mariadb): the second instrument of `dbcompat crosscheck`.
+//! Sessions through a backend's own command-line client (psql, mysql, mariadb, the
+//! sqlite3 shell): the second instrument of `dbcompat crosscheck`.
 //!
-//! The client runs as one long-lived process, fed statements on its standard input.
+//! The client runs as one long-lived process, fed statements on its standard input:
+//! in the server's container (`podman exec`) or, for SQLite, here (see [`Host`]).
 //! After each statement the session sends a marker the client echoes back (psql's
 //! `\echo`/`\warn`, a `SELECT` of the marker elsewhere); what the client printed before
 //! the marker is that statement's answer, which the backend's [`ClientFormat`] reads into the
@@ -9,6 +11,7 @@
 
 pub mod mysql;
 pub mod psql;
+pub mod sqlite;
 
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
@@ -17,7 +20,7 @@ use async_trait::async_trait;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::process::{Child, ChildStderr, ChildStdin, ChildStdout};
 
-use super::{Canceller, Command, Notes, Session, SessionError, StatementResult};
+use super::{Canceller, Command, Notes, Response, Session, SessionError, StatementResult};
 
 /// What the client was sent and printed, exchange by exchange, for the crosscheck report.
 pub type ClientLog = Arc<Mutex<Vec<String>>>;
@@ -40,8 +43,14 @@ pub trait ClientFormat: Send + Sync + 'static {
     fn cursor_statements(&self, _command: &Command) -> Option<Vec<String>> {
         None
     }
-    /// Reads the statement's answer from what the client printed before the marker.
-    fn parse(&self, sql: &str, stdout: &str, stderr: &str) -> Result<(StatementResult, Notes), SessionError>;
+    /// Whether a cursor is the result of its query read whole when it opens and handed
+    /// out by fetches, as the MySQL/MariaDB driver's buffered cursors are.
+    fn buffers_cursors(&self) -> bool {
+        false
+    }
+    /// Reads the statement's answer from what the client printed before the marker
+    /// (a client whose output depends on what it printed before keeps that here).
+    fn parse(&mut self, sql: &str, stdout: &str, stderr: &str) -> Result<(StatementResult, Notes), SessionError>;
 }
 
 /// The marker of the n-th exchange: a line no statement's output contains.
@@ -74,6 +83,39 @@ pub struct Launch {
     pub stdin_first: Option<String>,
 }
 
+/// Where a client's shell script runs: in a server's container (`exec` with the
+/// container engine's own command line) or on this machine (SQLite's shell, run
+/// against the target's own library).
+pub enum Host {
+    Container { id: String },
+    Local,
+}
+
+impl Launch {
+    /// `sh -c script` on `host`, in a UTF-8 locale (as a terminal's: clients pick their
+    /// character set from it), with `env` set for the script.
+    pub fn script(host: &Host, script: &str, env: &[(String, String)], stdin_first: Option<String>) -> Result<Launch, String> {
+        let mut env: Vec<(String, String)> = env.to_vec();
+        env.insert(0, ("LC_ALL".into(), "C.UTF-8".into()));
+        let shell = ["sh".to_string(), "-c".into(), script.to_string()];
+        Ok(match host {
+            Host::Container { id } => {
+                let mut args = vec!["exec".to_string(), "-i".into()];
+                for (k, v) in &env {
+                    args.extend(["-e".to_string(), format!("{k}={v}")]);
+                }
+                args.push(id.clone());
+                args.extend(shell);
+                Launch { program: container_cli()?, args, env: Vec::new(), stdin_first }
+            }
+            Host::Local => {
+                let [program, args @ ..] = shell;
+                Launch { program, args: args.to_vec(), env, stdin_first }
+            }
+        })
+    }
+}
+
 pub struct ClientSession {
     child: Child,
     stdin: ChildStdin,
@@ -85,6 +127,8 @@ pub struct ClientSession {
     exchanges: usize,
     notes: Notes,
     log: ClientLog,
+    /// Buffered cursors (see [`ClientFormat::buffers_cursors`]): the rows not yet fetched.
+    cursors: std::collections::HashMap<String, (Vec<String>, std::collections::VecDeque<Vec<String>>)>,
 }
 
 impl ClientSession {
@@ -96,7 +140,7 @@ impl ClientSession {
         let (Some(stdin), Some(stdout), Some(stderr)) = (child.stdin.take(), child.stdout.take(), child.stderr.take()) else {
             return Err(format!("{} started without its pipes", launch.program));
         };
-        let mut session = ClientSession { child, stdin, stdout, stderr, out_buf: Vec::new(), err_buf: Vec::new(), format, exchanges: 0, notes: Notes::default(), log };
+        let mut session = ClientSession { child, stdin, stdout, stderr, out_buf: Vec::new(), err_buf: Vec::new(), format, exchanges: 0, notes: Notes::default(), log, cursors: Default::default() };
         if let Some(first) = &launch.stdin_first {
             session.write(&format!("{first}\n")).await.map_err(|e| e.to_string())?;
         }
@@ -158,6 +202,40 @@ impl ClientSession {
     }
 }
 
+impl ClientSession {
+    /// A cursor command on a client whose cursors are buffered: opening runs the query
+    /// through the client and keeps its rows; fetches hand them out in order. `None`
+    /// for a statement.
+    async fn buffered_cursor(&mut self, command: &Command) -> Result<Option<StatementResult>, SessionError> {
+        let take = |rows: &mut std::collections::VecDeque<Vec<String>>, n: Option<u64>| -> Vec<Vec<String>> {
+            let n = n.map_or(rows.len(), |n| usize::try_from(n).unwrap_or(usize::MAX).min(rows.len()));
+            rows.drain(..n).collect()
+        };
+        match command {
+            Command::Sql(_) => Ok(None),
+            Command::OpenCursor { name, sql, fetch } => {
+                self.cursors.remove(name);
+                let (stdout, stderr) = self.exchange("", sql).await?;
+                let (result, notes) = self.format.parse(sql, &stdout, &stderr)?;
+                self.notes = notes;
+                Ok(Some(match result {
+                    Ok(Response::Rows { columns, rows }) => {
+                        let mut rows: std::collections::VecDeque<Vec<String>> = rows.into();
+                        let first = take(&mut rows, *fetch);
+                        self.cursors.insert(name.clone(), (columns.clone(), rows));
+                        Ok(Response::Rows { columns, rows: first })
+                    }
+                    other => other,
+                }))
+            }
+            Command::Fetch { name, count } => match self.cursors.get_mut(name) {
+                Some((columns, rows)) => Ok(Some(Ok(Response::Rows { columns: columns.clone(), rows: take(rows, *count) }))),
+                None => Err(SessionError::Harness(format!("no open cursor named `{name}` on this session"))),
+            },
+        }
+    }
+}
+
 /// Reads what is there; `false` at the end of the stream.
 async fn read_more(stream: &mut (impl AsyncRead + Unpin), buf: &mut Vec<u8>) -> Result<bool, SessionError> {
     let mut chunk = [0u8; 8192];
@@ -185,6 +263,11 @@ impl Canceller for NoCancel {
 impl Session for ClientSession {
     async fn execute(&mut self, command: &Command) -> Result<StatementResult, SessionError> {
         self.notes = Notes::default();
+        if self.format.buffers_cursors() {
+            if let Some(result) = self.buffered_cursor(command).await? {
+                return Ok(result);
+            }
+        }
         let statements = match command {
             Command::Sql(sql) => vec![sql.clone()],
             other => self
@@ -254,6 +337,19 @@ mod tests {
         assert_eq!(find_line("~~m~~\n", "~~m~~"), Some((0, 6)));
         assert_eq!(find_line("x~~m~~\n", "~~m~~"), None);
         assert_eq!(find_line("~~m~~", "~~m~~"), None);
+    }
+
+    #[test]
+    fn one_script_runs_in_a_container_or_here() {
+        let env = [("LD_LIBRARY_PATH".to_string(), "/lib/x".to_string())];
+        let here = Launch::script(&Host::Local, "exec sqlite3", &env, None).unwrap();
+        assert_eq!((here.program.as_str(), here.args.as_slice()), ("sh", &["-c".to_string(), "exec sqlite3".into()][..]));
+        assert_eq!(here.env, [("LC_ALL".to_string(), "C.UTF-8".to_string()), env[0].clone()]);
+        if let Ok(there) = Launch::script(&Host::Container { id: "c1".into() }, "exec psql", &[], Some("pw".into())) {
+            assert_eq!(there.args, ["exec", "-i", "-e", "LC_ALL=C.UTF-8", "c1", "sh", "-c", "exec psql"]);
+            assert!(there.env.is_empty());
+            assert_eq!(there.stdin_first.as_deref(), Some("pw"));
+        }
     }
 
     #[test]

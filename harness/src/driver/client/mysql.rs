@@ -56,7 +56,13 @@ impl ClientFormat for MysqlClient {
         false
     }
 
-    fn parse(&self, sql: &str, stdout: &str, _stderr: &str) -> Result<(StatementResult, Notes), SessionError> {
+    /// The driver's cursors are buffered (driver/mysql.rs): the client reads the
+    /// cursor's query whole, and its rows are handed out as the driver hands them.
+    fn buffers_cursors(&self) -> bool {
+        true
+    }
+
+    fn parse(&mut self, sql: &str, stdout: &str, _stderr: &str) -> Result<(StatementResult, Notes), SessionError> {
         // The client takes `USE db` as its own command (it changes the database itself,
         // COM_INIT_DB) and prints nothing when it succeeds.
         if is_use(sql) && stdout.trim().is_empty() {
@@ -218,7 +224,7 @@ mod tests {
 
     #[test]
     fn a_use_the_client_ran_itself_is_ok() {
-        let m = MysqlClient { name: "mariadb", classify: MY };
+        let mut m = MysqlClient { name: "mariadb", classify: MY };
         assert_eq!(m.parse("USE information_schema", "\n", "").unwrap().0.unwrap().canonical(), "ok");
         assert!(m.parse("SELECT 1", "\n", "").is_err());
         let e = m.parse("use nope", "ERROR 1049 (42000) at line 9: Unknown database 'nope'\n", "").unwrap().0.unwrap_err();

@@ -56,7 +56,7 @@ impl ClientFormat for Psql {
         }
     }
 
-    fn parse(&self, sql: &str, stdout: &str, stderr: &str) -> Result<(StatementResult, Notes), SessionError> {
+    fn parse(&mut self, sql: &str, stdout: &str, stderr: &str) -> Result<(StatementResult, Notes), SessionError> {
         parse(sql, stdout, stderr, self.classify)
     }
 }
