@@ -133,7 +133,7 @@ pub struct CrossCase {
     pub name: String,
     pub probe: String,
     pub target: String,
-    /// Whether the probe has one session (what coverage counts).
+    /// Whether coverage counts it: a probe of one session that dbcompat runs on the target.
     pub single_session: bool,
     #[serde(flatten)]
     pub status: Status,
@@ -221,7 +221,9 @@ async fn cross_check(case: &Case, launched: &Launched, timing: &Timing, explanat
     }
     // A probe dbcompat does not run on the target gives neither instrument an outcome.
     if let Some(reason) = case.probe.unsupported_for(target.backend(), Some(target.version())) {
-        return CrossCase::not_checked(case, &id, format!("dbcompat does not run it here: {reason}"));
+        let mut c = CrossCase::not_checked(case, &id, format!("dbcompat does not run it here: {reason}"));
+        c.single_session = false;
+        return c;
     }
     let driver = Observed::of(&run::run_one(&case.probe, launched, timing).await);
     let (mut client, mut transcript) = through_client(case, launched, target, timing).await;
@@ -230,10 +232,12 @@ async fn cross_check(case: &Case, launched: &Launched, timing: &Timing, explanat
     if client.error.as_deref().is_some_and(|e| e.contains("connecting session") && e.contains("timed out")) {
         (client, transcript) = through_client(case, launched, target, timing).await;
     }
-    // A client that cannot run here (no client for the backend, a missing binary) makes
-    // the case not cross-checked; a client that ran and failed is a disagreement.
+    // A client that cannot run here (no client for the backend, a missing binary) or did
+    // not start twice makes the case not cross-checked, saying why; a client that ran and
+    // failed is a disagreement.
     if transcript.is_empty() && client.outcome.is_none() {
-        if let Some(e) = client.error.as_deref().filter(|e| e.contains("cannot connect session")) {
+        let not_started = |e: &&str| e.contains("cannot connect session") || (e.contains("connecting session") && e.contains("timed out"));
+        if let Some(e) = client.error.as_deref().filter(not_started) {
             return CrossCase::not_checked(case, &id, format!("no client session: {e}"));
         }
     }
