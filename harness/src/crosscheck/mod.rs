@@ -235,7 +235,7 @@ async fn cross_check(case: &Case, launched: &Launched, timing: &Timing, explanat
     // A client that cannot run here (no client for the backend, a missing binary) or did
     // not start twice makes the case not cross-checked, saying why; a client that ran and
     // failed is a disagreement.
-    if transcript.is_empty() && client.outcome.is_none() {
+    if client.outcome.is_none() {
         let not_started = |e: &&str| e.contains("cannot connect session") || (e.contains("connecting session") && e.contains("timed out"));
         if let Some(e) = client.error.as_deref().filter(not_started) {
             return CrossCase::not_checked(case, &id, format!("no client session: {e}"));
