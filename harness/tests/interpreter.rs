@@ -117,7 +117,7 @@ impl Target for Fake {
     async fn create_namespace(&self, hint: &str) -> Result<Namespace, String> {
         Ok(Namespace { name: hint.into(), location: hint.into() })
     }
-    async fn connect(&self, _: &Namespace) -> Result<Box<dyn Session>, String> {
+    async fn connect(&self, _: &Namespace, _: dbcompat::profile::Profile) -> Result<Box<dyn Session>, String> {
         Ok(Box::new(FakeSession { cancel: Arc::new(Notify::new()), state: Arc::new(AtomicU8::new(UNKNOWN)), running: Default::default() }))
     }
     /// A clean restart the fake server's log confirms; a crash its log contradicts.
