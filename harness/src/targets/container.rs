@@ -196,6 +196,14 @@ async fn engine<T>(what: &str, call: impl std::future::Future<Output = testconta
     }
 }
 
+/// How many free ports a start tries before it gives up on a port that was taken.
+const PORT_ATTEMPTS: u32 = 3;
+
+/// The engine's answer when the host port it was to bind had been taken meanwhile.
+fn is_port_taken(message: &str) -> bool {
+    message.contains("address already in use")
+}
+
 /// A port nothing listens on now (the kernel's choice, released at once).
 fn free_port() -> Result<u16, String> {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -211,31 +219,41 @@ impl Container {
         let (port, user) = (contract.port, contract.user);
         // An explicit mapping to a free port: Podman's Docker API does not publish
         // exposed ports on its own as Docker does, and the port then survives restarts.
-        let host_port = free_port()?;
-        let instance = format!("{}-{}", std::process::id(), INSTANCES.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
-        let mut request = GenericImage::new(image, tag)
-            .with_exposed_port(port.tcp())
-            .with_wait_for(WaitFor::Nothing)
-            .with_mapped_port(host_port, port.tcp())
-            .with_labels([
-                ("dbcompat".to_string(), "1".to_string()),
-                (HOST_LABEL.to_string(), this_host()),
-                (PID_LABEL.to_string(), std::process::id().to_string()),
-                (PID_START_LABEL.to_string(), process_start(std::process::id()).unwrap_or_default()),
-                (INSTANCE_LABEL.to_string(), instance.clone()),
-            ])
-            .with_startup_timeout(timeout);
-        if let Some(variable) = contract.password_env {
-            request = request.with_env_var(variable, PASSWORD);
-        }
-        if !args.is_empty() {
-            request = request.with_cmd(args.to_vec());
-        }
-        let container = match request.start().await {
-            Ok(c) => c,
-            Err(e) => {
-                remove_labelled(&instance).await;
-                return Err(format!("the container did not start: {e}"));
+        // The port is free when chosen but may be taken before the engine binds it (a
+        // container of another run coming up or going down): then a new port is tried.
+        let mut attempt = 1;
+        let (container, host_port) = loop {
+            let host_port = free_port()?;
+            let instance = format!("{}-{}", std::process::id(), INSTANCES.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+            let mut request = GenericImage::new(image, tag)
+                .with_exposed_port(port.tcp())
+                .with_wait_for(WaitFor::Nothing)
+                .with_mapped_port(host_port, port.tcp())
+                .with_labels([
+                    ("dbcompat".to_string(), "1".to_string()),
+                    (HOST_LABEL.to_string(), this_host()),
+                    (PID_LABEL.to_string(), std::process::id().to_string()),
+                    (PID_START_LABEL.to_string(), process_start(std::process::id()).unwrap_or_default()),
+                    (INSTANCE_LABEL.to_string(), instance.clone()),
+                ])
+                .with_startup_timeout(timeout);
+            if let Some(variable) = contract.password_env {
+                request = request.with_env_var(variable, PASSWORD);
+            }
+            if !args.is_empty() {
+                request = request.with_cmd(args.to_vec());
+            }
+            match request.start().await {
+                Ok(c) => break (c, host_port),
+                Err(e) => {
+                    remove_labelled(&instance).await;
+                    let message = e.to_string();
+                    if is_port_taken(&message) && attempt < PORT_ATTEMPTS {
+                        attempt += 1;
+                        continue;
+                    }
+                    return Err(format!("the container did not start: {message}"));
+                }
             }
         };
         let host = container.get_host().await.map_err(|e| e.to_string())?.to_string();
@@ -382,6 +400,13 @@ mod tests {
         assert!(!is_orphan(&older, "h", gone), "without a host label nothing is assumed");
         let unknown_start = labels(&[(HOST_LABEL, "h"), (PID_LABEL, "42")]);
         assert!(!is_orphan(&unknown_start, "h", alive), "a live process with no recorded start time is kept");
+    }
+
+    #[test]
+    fn only_a_taken_port_is_retried() {
+        let podman = "Docker responded with status code 500: cannot listen on the TCP port: listen tcp4 :38059: bind: address already in use";
+        assert!(is_port_taken(podman));
+        assert!(!is_port_taken("Docker responded with status code 404: no such image"));
     }
 
     #[test]
