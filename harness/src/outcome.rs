@@ -218,7 +218,31 @@ pub enum Outcome {
     Timeout,
 }
 
+/// Whether an observation matches one of a pattern's alternatives (`anomaly.occurs`,
+/// a flag's `capable`), step by step: `None` matches anything; an outcome that names no
+/// warning or notice matches the observation without its warnings and notices (a
+/// command tag, such as a COMMIT answered ROLLBACK, always counts).
+pub fn matches_pattern(pattern: &[Vec<Option<Outcome>>], outcome: &[Outcome]) -> bool {
+    let step_matches = |want: &Option<Outcome>, got: &Outcome| match want {
+        None => true,
+        Some(w) if w.says_anything_beside() && *w == w.without_diagnostics() => *w == got.without_diagnostics(),
+        Some(w) if w.says_anything_beside() => w == got,
+        Some(w) => *w == got.without_diagnostics(),
+    };
+    pattern.iter().any(|alt| alt.len() == outcome.len() && alt.iter().zip(outcome).all(|(w, g)| step_matches(w, g)))
+}
+
 impl Outcome {
+    /// The outcome with only its command tags kept beside the answer.
+    pub fn without_diagnostics(&self) -> Outcome {
+        let keep = |r: &Reply| Reply { answer: r.answer.clone(), said: r.said.iter().filter(|s| s.kind == SaidKind::Tag).cloned().collect() };
+        match self {
+            Outcome::Answered(r) => Outcome::Answered(keep(r)),
+            Outcome::BlockedThen(r) => Outcome::BlockedThen(keep(r)),
+            other => other.clone(),
+        }
+    }
+
     /// The answer, if the step got one.
     pub fn reply(&self) -> Option<&Reply> {
         match self {

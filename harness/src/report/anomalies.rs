@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use crate::backends::Backend;
-use crate::outcome::{Answer, ErrorClass, Isolation, Outcome, Reply, SaidKind};
+use crate::outcome::{Answer, ErrorClass, Isolation, Outcome, SaidKind};
 use crate::result::{AnomalyRecord, CaseResult, Verdict};
 use crate::suite::ANOMALIES;
 
@@ -59,35 +59,9 @@ pub(crate) enum Finding {
     Prevented(How),
 }
 
-/// Whether an observed step matches what `occurs` says of it: `None` matches anything;
-/// an outcome that names no warning or notice matches the observation without its
-/// warnings and notices (a command tag, such as a COMMIT answered ROLLBACK, always counts).
-fn step_matches(want: &Option<Outcome>, got: &Outcome) -> bool {
-    match want {
-        None => true,
-        Some(w) if w.says_anything_beside() && *w == without_diagnostics(w) => *w == without_diagnostics(got),
-        Some(w) if w.says_anything_beside() => w == got,
-        Some(w) => *w == without_diagnostics(got),
-    }
-}
-
-/// The outcome with only its command tags kept beside the answer.
-fn without_diagnostics(o: &Outcome) -> Outcome {
-    let keep = |r: &Reply| Reply { answer: r.answer.clone(), said: r.said.iter().filter(|s| s.kind == SaidKind::Tag).cloned().collect() };
-    match o {
-        Outcome::Answered(r) => Outcome::Answered(keep(r)),
-        Outcome::BlockedThen(r) => Outcome::BlockedThen(keep(r)),
-        other => other.clone(),
-    }
-}
-
 /// The probe's anomaly happened, or how it was prevented.
 pub(crate) fn classify(anomaly: &AnomalyRecord, outcome: &[Outcome]) -> Finding {
-    let occurred = anomaly
-        .occurs
-        .iter()
-        .any(|alt| alt.len() == outcome.len() && alt.iter().zip(outcome).all(|(w, g)| step_matches(w, g)));
-    if occurred {
+    if crate::outcome::matches_pattern(&anomaly.occurs, outcome) {
         return Finding::Occurs;
     }
     let error = outcome.iter().find_map(|o| match o {

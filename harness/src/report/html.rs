@@ -92,6 +92,7 @@ pub(crate) enum Current {
     Matrix,
     Claims,
     Anomalies,
+    Flags,
     Backend(Backend),
     Probe,
     Diff,
@@ -136,6 +137,7 @@ impl Shell {
         }
         link(&mut out, "claims.html", "Claims", current == Current::Claims);
         link(&mut out, "anomalies.html", "Anomalies", current == Current::Anomalies);
+        link(&mut out, "django-flags.html", "Django flags", current == Current::Flags);
         if self.has_diff {
             link(&mut out, "diff.html", "Changes", current == Current::Diff);
         }
@@ -250,6 +252,14 @@ table.anomalies td.an{font-size:12px;min-width:7.5rem;max-width:12rem}
 table.anomalies td.an .an-label{display:block;font-weight:700}
 table.anomalies td.an .an-probe{display:block;font-size:11px;line-height:1.3;overflow-wrap:anywhere}
 table.anomalies td.an a{color:inherit}
+.fl-agree{background:var(--pass-bg);color:var(--pass-fg)}
+.fl-conservative{background:var(--noexp-bg);color:var(--noexp-fg)}
+.fl-permissive{background:var(--fail-bg);color:var(--fail-fg)}
+.fl-unsupported,.fl-unknown{background:var(--na-bg);color:var(--na-fg)}
+table.flags td.fl{font-size:12px;white-space:nowrap;text-align:center}
+table.flags td.fl a{color:inherit;text-decoration:none}
+.fl-unexplained{color:var(--fail-fg)}
+dl.gates dd{margin:0 0 .8rem 1rem}
 table.summary td,table.summary th{white-space:nowrap;padding:.2rem .55rem}
 table.summary td.num,table.summary thead th.st{text-align:center}
 section.target{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:.6rem 1rem .8rem;margin:.8rem 0;scroll-margin-top:3.5rem}

@@ -10,6 +10,7 @@
 //! page or format has a module of its own. `site` writes them all, whole or not at all.
 
 mod anomalies;
+mod flags;
 mod backend_page;
 mod claims;
 pub mod console;

@@ -20,7 +20,7 @@ use super::junit::junit_xml;
 use super::markdown::markdown_summary;
 use super::model::Model;
 use super::names::Names;
-use super::{anomalies, backend_page, claims, matrix, probe_page};
+use super::{anomalies, backend_page, claims, flags, matrix, probe_page};
 
 /// The file that marks a directory as a site `write_site` may replace.
 pub const SITE_MARKER: &str = ".dbcompat-site";
@@ -189,6 +189,7 @@ fn render_into(dir: &Path, results: &RunResults, previous: Option<&RunResults>) 
     w.summary.contradicted_claims = reports.iter().filter(|r| r.overall() == Finding::Contradicted).count();
     w.put("claims.html", &claims::render(&model, &shell))?;
     w.put("anomalies.html", &anomalies::render(&model, &shell))?;
+    w.put("django-flags.html", &flags::render(&model, &shell))?;
     if let Some(previous) = previous {
         let diff = compare(previous, results);
         w.summary.regression = Some(diff.is_regression());

@@ -18,7 +18,7 @@ use crate::outcome::Outcome;
 use crate::profile::Profile;
 use crate::redact;
 
-pub use probe::{AnomalyRecord, ClaimCheck, ClaimRecord, ProbeRecord};
+pub use probe::{AnomalyRecord, ClaimCheck, ClaimRecord, FlagRecord, ProbeRecord, ReleaseValues};
 pub use verdict::{judge, Verdict};
 pub use write::{write_results, ResultsFile};
 

@@ -40,6 +40,58 @@ pub struct ProbeRecord {
     /// The isolation anomaly the probe tests for, if it is one of those probes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub anomaly: Option<AnomalyRecord>,
+    /// The framework feature flag the probe measures, if it is one of those probes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub django: Option<FlagRecord>,
+}
+
+/// A probe's `[probe.django]`, as the report's flags page reads it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlagRecord {
+    pub flag: String,
+    /// Observations that mean the server has the capability (as `AnomalyRecord::occurs`).
+    pub capable: Vec<Vec<Option<Outcome>>>,
+    pub gate: String,
+    /// The flag's value per release, in the suite's order of releases.
+    pub says: Vec<ReleaseValues>,
+    /// Why the flag and the server disagree, by target selector.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub explain: BTreeMap<String, String>,
+}
+
+/// What one release of the framework sets the flag to, by target selector.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleaseValues {
+    pub release: crate::suite::FrameworkRelease,
+    pub values: BTreeMap<String, bool>,
+}
+
+impl FlagRecord {
+    /// The flag's value in a release on a target: `None` where no key of the release
+    /// names the target (a backend the framework has no backend for).
+    pub fn value(&self, release: &ReleaseValues, backend: Backend, version: Option<&Version>) -> Option<bool> {
+        let keyed: Vec<crate::suite::Keyed<bool>> = release
+            .values
+            .iter()
+            .filter_map(|(k, v)| crate::suite::Selector::parse(k).ok().map(|target| crate::suite::Keyed { target, value: *v }))
+            .collect();
+        crate::suite::select(&keyed, backend, version).map(|k| k.value)
+    }
+
+    /// The suite's explanation of a disagreement on this target, if it gives one.
+    pub fn explanation(&self, backend: Backend, version: Option<&Version>) -> Option<&str> {
+        let keyed: Vec<crate::suite::Keyed<&str>> = self
+            .explain
+            .iter()
+            .filter_map(|(k, v)| crate::suite::Selector::parse(k).ok().map(|target| crate::suite::Keyed { target, value: v.as_str() }))
+            .collect();
+        crate::suite::select(&keyed, backend, version).map(|k| k.value)
+    }
+
+    /// Whether the observation shows the capability.
+    pub fn capable(&self, outcome: &[Outcome]) -> bool {
+        crate::outcome::matches_pattern(&self.capable, outcome)
+    }
 }
 
 /// A probe's `anomaly`, as the report's anomalies page reads it.
@@ -161,6 +213,17 @@ impl ProbeRecord {
                 level: p.variant.as_ref().map(|v| v.key.clone()),
                 occurs: a.occurs.clone(),
                 read_only: a.read_only,
+            }),
+            django: p.django.as_ref().map(|f| FlagRecord {
+                flag: f.flag.clone(),
+                capable: f.capable.clone(),
+                gate: f.gate.clone(),
+                says: f
+                    .says
+                    .iter()
+                    .map(|(release, values)| ReleaseValues { release: release.clone(), values: values.iter().map(|k| (k.target.text.clone(), k.value)).collect() })
+                    .collect(),
+                explain: f.explain.iter().map(|k| (k.target.text.clone(), k.value.clone())).collect(),
             }),
         }
     }

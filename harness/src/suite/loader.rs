@@ -10,6 +10,7 @@ use toml::de::DeValue;
 use super::model::*;
 use super::template::Template;
 use crate::outcome::Outcome;
+use crate::version::Version;
 use crate::profile::Profile;
 use crate::backends::{is_dialect_key, Backend};
 use crate::source::reader::{Located, Reader, Table, Value};
@@ -76,6 +77,7 @@ pub fn parse(file: &SourceFile) -> (Suite, Diagnostics) {
     let mut top = reader.table(doc.get_ref(), doc.span(), "the suite file");
     let default_area = top.str("area");
     let snippets = Arc::new(top.get("snippets").map(|v| read_snippets(&reader, v)).unwrap_or_default());
+    let releases = top.get("django").map(|v| read_framework(&reader, v)).unwrap_or_default();
     let probe_values = top.get("probe");
     top.finish();
     let mut probes = Vec::new();
@@ -84,11 +86,11 @@ pub fn parse(file: &SourceFile) -> (Suite, Diagnostics) {
             let variants = read_variants(table.clone());
             let keys: Vec<String> = variants.iter().map(|v| v.key.clone()).collect();
             if variants.is_empty() {
-                probes.extend(read_probe(table.clone(), default_area.as_ref(), &snippets, Var { this: None, keys: &keys }).map(Arc::new));
+                probes.extend(read_probe(table.clone(), default_area.as_ref(), &snippets, &releases, Var { this: None, keys: &keys }).map(Arc::new));
             }
             for variant in &variants {
                 let var = Var { this: Some(variant), keys: &keys };
-                probes.extend(read_probe(table.clone(), default_area.as_ref(), &snippets, var).map(Arc::new));
+                probes.extend(read_probe(table.clone(), default_area.as_ref(), &snippets, &releases, var).map(Arc::new));
             }
         }
     } else if !reader.has_errors() {
@@ -219,7 +221,7 @@ fn is_probe_id(id: &str) -> bool {
     !id.is_empty() && id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
-fn read_probe(mut t: Table<'_, '_>, default_area: Option<&Located<String>>, snippets: &Arc<Snippets>, var: Var<'_>) -> Option<Probe> {
+fn read_probe(mut t: Table<'_, '_>, default_area: Option<&Located<String>>, snippets: &Arc<Snippets>, releases: &[FrameworkRelease], var: Var<'_>) -> Option<Probe> {
     let reader = t.reader;
     let line = reader.file.line_col(t.span.start).0;
     let written_id = t.required_str("id");
@@ -314,6 +316,7 @@ fn read_probe(mut t: Table<'_, '_>, default_area: Option<&Located<String>>, snip
         }
     }
     let anomaly = t.get("anomaly").and_then(|v| read_anomaly(reader, v, outcome_count));
+    let django = t.get("django").and_then(|v| read_framework_flag(reader, v, outcome_count, releases));
     let documented = t.get("documented").map(|v| read_documented(reader, v, &mut expect, var)).unwrap_or_default();
     let runs_alone = t.bool("runs_alone").unwrap_or(false);
     let profile = t.get("profile").and_then(|v| read_profile(reader, v));
@@ -337,6 +340,7 @@ fn read_probe(mut t: Table<'_, '_>, default_area: Option<&Located<String>>, snip
         documented,
         variant,
         anomaly,
+        django,
         area: area?.value,
         asks: asks?.value,
         claims,
@@ -387,11 +391,18 @@ fn read_anomaly(reader: &Reader<'_>, value: &Value<'_>, count: usize) -> Option<
         reader.error(head, "an anomaly without `occurs`", Some("occurs = the outcomes (one per outcome step, * for any) that mean the anomaly happened".into()));
         return None;
     };
-    let alternatives: Vec<&Value<'_>> = match occurs_value.get_ref() {
+    let occurs = read_outcome_pattern(reader, occurs_value, count, "occurs")?;
+    if name.as_ref().is_some_and(|n| ANOMALIES.contains(&n.value.as_str())) { Some(Anomaly { name: name?.value, occurs, read_only }) } else { None }
+}
+
+/// Outcomes that an observation is matched against: an array of outcomes, one per
+/// outcome step (`*` for any), or an array of such arrays (alternatives).
+fn read_outcome_pattern(reader: &Reader<'_>, value: &Value<'_>, count: usize, key: &str) -> Option<Vec<Vec<Option<Outcome>>>> {
+    let alternatives: Vec<&Value<'_>> = match value.get_ref() {
         DeValue::Array(items) if items.iter().any(|i| matches!(i.get_ref(), DeValue::Array(_))) => items.iter().collect(),
-        _ => vec![occurs_value],
+        _ => vec![value],
     };
-    let mut occurs = Vec::new();
+    let mut pattern = Vec::new();
     for alt in alternatives {
         let texts = reader.strings(alt, "an outcome, or * for any")?;
         let mut outcomes = Vec::with_capacity(texts.len());
@@ -409,16 +420,116 @@ fn read_anomaly(reader: &Reader<'_>, value: &Value<'_>, count: usize) -> Option<
             }
         }
         if outcomes.len() != count {
-            reader.error(alt.span(), format!("{} outcome(s) in `occurs` but the probe observes {count} step(s)", outcomes.len()), Some(format!("{count} outcome(s), one per step marked outcome = true (* for any)")));
+            reader.error(alt.span(), format!("{} outcome(s) in `{key}` but the probe observes {count} step(s)", outcomes.len()), Some(format!("{count} outcome(s), one per step marked outcome = true (* for any)")));
             return None;
         }
         if outcomes.iter().all(Option::is_none) {
-            reader.error(alt.span(), "`occurs` that matches every outcome", Some("at least one outcome that is not *".into()));
+            reader.error(alt.span(), format!("`{key}` that matches every outcome"), Some("at least one outcome that is not *".into()));
             return None;
         }
-        occurs.push(outcomes);
+        pattern.push(outcomes);
     }
-    if name.as_ref().is_some_and(|n| ANOMALIES.contains(&n.value.as_str())) { Some(Anomaly { name: name?.value, occurs, read_only }) } else { None }
+    Some(pattern)
+}
+
+/// `[django.release."5.2.19"]` tables: `about`, optional `seed`, and `minimum`, the
+/// oldest supported server version per backend.
+fn read_framework(reader: &Reader<'_>, value: &Value<'_>) -> Vec<FrameworkRelease> {
+    let Some(mut top) = reader.as_table(value, "django") else { return Vec::new() };
+    let releases = top.get("release");
+    top.finish();
+    let Some(releases) = releases.and_then(|v| reader.as_table(v, "django.release")) else {
+        reader.error(value.span(), "a [django] table without releases", Some("[django.release.\"VERSION\"] tables".into()));
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (version, v) in releases.entries() {
+        if Version::parse(&version.value).is_none_or(|p| p.to_string() != version.value) {
+            reader.error(version.span.clone(), format!("invalid release `{}`", version.value), Some("a dotted version like 5.2.19".into()));
+            continue;
+        }
+        let Some(mut r) = reader.as_table(v, "a release") else { continue };
+        let about = r.required_str("about");
+        let seed = r.str("seed").map(|s| s.value);
+        let minimum_value = r.get("minimum");
+        r.finish();
+        let mut minimum = BTreeMap::new();
+        if let Some(table) = minimum_value.and_then(|m| reader.as_table(m, "minimum")) {
+            for (backend, m) in table.entries() {
+                if backend.value.parse::<Backend>().is_err() {
+                    reader.error(backend.span.clone(), format!("unknown backend `{}`", backend.value), Some(Backend::names().to_string()));
+                    continue;
+                }
+                let Some(text) = reader.string(m, "a version") else { continue };
+                if Version::parse(&text.value).is_none() {
+                    reader.error(text.span.clone(), format!("invalid version `{}`", text.value), Some("a dotted version like 10.5".into()));
+                    continue;
+                }
+                minimum.insert(backend.value, text.value);
+            }
+        }
+        if let Some(about) = about {
+            out.push(FrameworkRelease { version: version.value, about: about.value, seed, minimum });
+        }
+    }
+    out
+}
+
+/// `[probe.django]`: `flag`, `capable` (as `occurs`), `gate` in words, and
+/// `says."RELEASE"`, the flag's value per target selector for each release the file
+/// declares. Every backend needs a key in every release.
+fn read_framework_flag(reader: &Reader<'_>, value: &Value<'_>, count: usize, releases: &[FrameworkRelease]) -> Option<FrameworkFlag> {
+    let mut t = reader.as_table(value, "django")?;
+    let flag = t.required_str("flag");
+    let gate = t.required_str("gate");
+    let capable_value = t.get("capable");
+    let says_value = t.get("says");
+    let explain = t.get("explain").map(|v| read_reasons(reader, v, "explain", Var::NONE)).unwrap_or_default();
+    let head = t.span.start..t.span.start;
+    t.finish();
+    if let Some(f) = &flag {
+        if !is_probe_id(&f.value) {
+            reader.error(f.span.clone(), format!("invalid flag name `{}`", f.value), Some("a Python attribute name: lower-case letters, digits and _".into()));
+        }
+    }
+    let Some(capable_value) = capable_value else {
+        reader.error(head, "a flag without `capable`", Some("capable = the outcomes (one per outcome step, * for any) that mean the server has the capability".into()));
+        return None;
+    };
+    let capable = read_outcome_pattern(reader, capable_value, count, "capable");
+    let Some(says_table) = says_value.and_then(|v| reader.as_table(v, "says")) else {
+        reader.error(head, "a flag without `says`", Some("[probe.django.says.\"RELEASE\"] tables, one per release the file declares".into()));
+        return None;
+    };
+    let mut says = Vec::new();
+    let mut seen = Vec::new();
+    for (release, v) in says_table.entries() {
+        let Some(declared) = releases.iter().find(|r| r.version == release.value) else {
+            let known: Vec<&str> = releases.iter().map(|r| r.version.as_str()).collect();
+            reader.error(release.span.clone(), format!("`{}` is not a release declared in this file", release.value), Some(if known.is_empty() { "a [django.release.\"VERSION\"] table at the top of the file".to_string() } else { format!("one of: {}", known.join(", ")) }));
+            continue;
+        };
+        seen.push(release.value.clone());
+        let Some(table) = reader.as_table(v, "a release's values") else { continue };
+        let mut entries = Vec::new();
+        for (key, b) in table.entries() {
+            let Some(target) = read_selector(reader, &key) else { continue };
+            match b.get_ref() {
+                DeValue::Boolean(value) => entries.push((Keyed { target, value: *value }, key)),
+                other => reader.wrong_type(b.span(), other, "true or false (the flag's value)"),
+            }
+        }
+        check_overlaps(reader, &entries);
+        for backend in Backend::ALL.into_iter().filter(|b| *b != Backend::Cockroachdb) {
+            if !entries.iter().any(|(k, _)| k.target.backend == backend) {
+                reader.error(release.span.clone(), format!("release `{}` gives no value for {backend}", release.value), Some(format!("a `{backend}` key (or ranged keys) with true or false")));
+            }
+        }
+        says.push((declared.clone(), entries.into_iter().map(|(k, _)| k).collect()));
+    }
+    // Keep the file's order of releases, so that every flag's columns line up.
+    says.sort_by_key(|(r, _)| releases.iter().position(|d| d.version == r.version));
+    Some(FrameworkFlag { flag: flag?.value, capable: capable?, gate: gate?.value, says, explain })
 }
 
 fn read_sql_checked(t: &mut Table<'_, '_>, key: &'static str, snippets: &Snippets, var: Var<'_>) -> Option<Sql> {

@@ -51,6 +51,8 @@ pub struct Probe {
     pub variant: Option<Variant>,
     /// The isolation anomaly the probe tests for (`anomaly = { name = "G0", ... }`).
     pub anomaly: Option<Anomaly>,
+    /// The Django feature flag the probe measures (`[probe.django]`).
+    pub django: Option<FrameworkFlag>,
     /// Must not share its target with other cases (restarts, server-wide settings).
     pub runs_alone: bool,
     /// The state its sessions start in, where a session names none; `None` takes the
@@ -88,6 +90,49 @@ pub struct Anomaly {
     /// The transaction whose view the anomaly is about only reads (Hermitage's "R/O":
     /// a level may prevent the anomaly for such transactions only).
     pub read_only: bool,
+}
+
+/// A framework release whose feature flags a suite file gives (`[django.release."5.2.19"]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct FrameworkRelease {
+    /// As written, e.g. `5.2.19`.
+    pub version: String,
+    /// Why this release is in the table (the current one, the one a seed describes).
+    pub about: String,
+    /// The seed document that describes this release, if one does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<String>,
+    /// The oldest server version of each backend the release supports, by backend name.
+    pub minimum: BTreeMap<String, String>,
+}
+
+impl FrameworkRelease {
+    /// Whether the release supports this server version (unknown versions are given the
+    /// benefit of the doubt; a backend with no minimum is supported at every version).
+    pub fn supports(&self, backend: Backend, version: Option<&Version>) -> bool {
+        let key = backend.name();
+        match (self.minimum.get(key).and_then(|m| Version::parse(m)), version) {
+            (Some(min), Some(v)) => *v >= min,
+            _ => true,
+        }
+    }
+}
+
+/// `[probe.django]`: the probe measures the capability a framework's feature flag
+/// claims, and the flag's value per release and server version.
+#[derive(Debug, Clone)]
+pub struct FrameworkFlag {
+    /// The flag's name in the framework's code (`has_select_for_update_skip_locked`).
+    pub flag: String,
+    /// Observations that mean the server has the capability: alternatives, one outcome
+    /// per outcome step each, `None` (written `*`) for any outcome of that step.
+    pub capable: Vec<Vec<Option<Outcome>>>,
+    /// The gate in words: where the framework decides the flag and on what.
+    pub gate: String,
+    /// The flag's value by release (in the file's order) and target selector.
+    pub says: Vec<(FrameworkRelease, Vec<Keyed<bool>>)>,
+    /// Why the flag and the server disagree, by target selector, where they do.
+    pub explain: Vec<Keyed<String>>,
 }
 
 /// A documentation sentence the probe checks.
