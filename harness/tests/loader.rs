@@ -56,6 +56,11 @@ const PLANTED: &[(&str, usize, usize, &str)] = &[
     ("anomalies.toml", 20, 35, "`occurs` that matches every outcome"),
     ("anomalies.toml", 28, 17, "invalid SQLite variant `immediate`"),
     ("anomalies.toml", 35, 1, "`param` names one parameter"),
+    ("django.toml", 5, 39, "invalid version `three`"),
+    ("django.toml", 16, 11, "2 outcome(s) in `capable` but the probe observes 1 step(s)"),
+    ("django.toml", 18, 20, "release `5.2.19` gives no value for mysql"),
+    ("django.toml", 20, 12, "wrong type"),
+    ("django.toml", 21, 20, "`4.0` is not a release declared in this file"),
 ];
 
 #[test]
