@@ -432,26 +432,17 @@ fn crosscheck_command(matrix: &PathBuf, suites: &PathBuf, args: &CrosscheckArgs)
         if uses_containers {
             crate::targets::container::remove_orphans_before_run().await;
         }
-        let work = crate::crosscheck::run_all(cases, pool.clone(), timing, explanations.clone(), 4);
-        let checked = tokio::select! {
-            c = work => Some(c),
-            () = interrupt.wait() => None,
-        };
-        match checked {
-            Some(_) => pool.shut_down().await,
-            None => {
-                let _ = tokio::time::timeout(run::interrupt::REMOVAL_BOUND, crate::targets::container::remove_all_of_this_process()).await;
-            }
+        let checked = crate::crosscheck::run_all(cases, pool.clone(), timing, explanations.clone(), 4).await;
+        if interrupt.is_set() {
+            let _ = tokio::time::timeout(run::interrupt::REMOVAL_BOUND, crate::targets::container::remove_all_of_this_process()).await;
+        } else {
+            pool.shut_down().await;
         }
         checked
     });
-    let Some(checked) = checked else {
-        let signal = interrupt.signal();
-        eprintln!("interrupted by {}: nothing was written", signal.map_or("a signal", |s| s.name()));
-        std::process::exit(i32::from(signal.map_or(130, |s| s.exit_code())));
-    };
+    let stopped_by = interrupt.signal();
     let tally = crate::crosscheck::tally(&checked);
-    let report = crate::crosscheck::Report { comparison: crate::crosscheck::COMPARISON, targets: tally.clone(), cases: &checked };
+    let report = crate::crosscheck::Report { comparison: crate::crosscheck::COMPARISON, interrupted: stopped_by.map(|s| s.name()), targets: tally.clone(), cases: &checked };
     let path = args.out.join("crosscheck.json");
     let written = std::fs::create_dir_all(&args.out)
         .map_err(|e| e.to_string())
@@ -489,6 +480,11 @@ fn crosscheck_command(matrix: &PathBuf, suites: &PathBuf, args: &CrosscheckArgs)
         }
     }
     println!("crosscheck: {} ({:.1} s)", path.display(), started.elapsed().as_secs_f64());
+    if let Some(signal) = stopped_by {
+        eprintln!("interrupted by {}: {} case(s) finished before it were written", signal.name(), checked.len());
+        // Its containers are removed; the pool's handles must not be dropped outside the runtime.
+        std::process::exit(i32::from(signal.exit_code()));
+    }
     if checked.iter().any(|c| c.is_unexplained_disagreement()) { ExitCode::FAILURE } else { ExitCode::SUCCESS }
 }
 

@@ -266,7 +266,9 @@ async fn through_client(case: &Case, launched: &Launched, target: &Arc<dyn Targe
     (client, transcript)
 }
 
-/// Cross-checks every case, a few at a time per target; results in plan order.
+/// Cross-checks every case, a few at a time per target; results in plan order. When the
+/// pool's run is interrupted, the cases still running are abandoned and those finished
+/// are returned.
 pub async fn run_all(cases: Vec<Case>, pool: Arc<TargetPool>, timing: Timing, explanations: Arc<Vec<Explanation>>, jobs: usize) -> Vec<CrossCase> {
     let needed: Vec<usize> = cases.iter().map(|c| c.target).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
     pool.launch_some(&needed).await;
@@ -284,10 +286,19 @@ pub async fn run_all(cases: Vec<Case>, pool: Arc<TargetPool>, timing: Timing, ex
         });
     }
     let mut out: Vec<Option<CrossCase>> = (0..total).map(|_| None).collect();
-    while let Some(joined) = set.join_next().await {
+    loop {
+        let joined = tokio::select! {
+            j = set.join_next() => j,
+            () = pool.interrupted() => {
+                set.abort_all();
+                break;
+            }
+        };
         match joined {
-            Ok((i, c)) => out[i] = Some(c),
-            Err(e) => eprintln!("dbcompat: a crosscheck task failed: {e}"),
+            Some(Ok((i, c))) => out[i] = Some(c),
+            Some(Err(e)) if e.is_cancelled() => {}
+            Some(Err(e)) => eprintln!("dbcompat: a crosscheck task failed: {e}"),
+            None => break,
         }
     }
     out.into_iter().flatten().collect()
@@ -352,6 +363,9 @@ pub fn tally(cases: &[CrossCase]) -> BTreeMap<String, Tally> {
 #[derive(Serialize)]
 pub struct Report<'a> {
     pub comparison: &'static str,
+    /// The signal that stopped the crosscheck: the cases are those finished before it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interrupted: Option<&'static str>,
     pub targets: BTreeMap<String, Tally>,
     pub cases: &'a [CrossCase],
 }

@@ -21,6 +21,9 @@ pub fn render(report: &Report<'_>) -> String {
          command-line client in the server's container, each in a namespace of its own. <span class=\"muted\">{}.</span></p>",
         esc(report.comparison)
     );
+    if let Some(signal) = report.interrupted {
+        let _ = writeln!(out, "<p><strong>Interrupted by {}</strong>: only the cases finished before it are counted.</p>", esc(signal));
+    }
     out.push_str("<table><thead><tr><th>target</th><th>cross-checked</th><th>agree</th><th>disagree</th><th>explained</th><th>not cross-checked</th><th>not applicable</th><th>same session</th><th>single-session coverage</th></tr></thead><tbody>\n");
     for (target, t) in &report.targets {
         let _ = writeln!(

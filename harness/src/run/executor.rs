@@ -54,6 +54,11 @@ impl TargetPool {
         self
     }
 
+    /// Resolves when the run is interrupted.
+    pub async fn interrupted(&self) {
+        self.interrupt.wait().await
+    }
+
     /// Stops starting and running cases when `interrupt` is set.
     pub fn with_interrupt(mut self, interrupt: Arc<Interrupt>) -> Self {
         self.interrupt = interrupt;
