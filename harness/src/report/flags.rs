@@ -200,54 +200,65 @@ pub(crate) fn render(model: &Model, shell: &Shell) -> String {
     shell.page(Current::Flags, "Django's feature flags", &body)
 }
 
-/// Every disagreement, grouped by flag, release and explanation, with the targets.
+/// Every disagreement: per flag, runs of adjacent targets of one backend that disagree
+/// with the same releases in the same direction, with the suite's explanation.
 fn disagreements(out: &mut String, model: &Model, releases: &[FrameworkRelease], targets: &[&TargetView], rows: &[Row]) {
-    let total: usize = rows.iter().map(Row::disagreements).sum();
-    let _ = write!(out, "<h2 id=\"disagreements\">Disagreements ({total})</h2>\n");
-    if total == 0 {
+    let cells: usize = rows.iter().map(Row::disagreements).sum();
+    let mut lines = Vec::new();
+    for row in rows.iter().filter(|r| r.disagreements() > 0) {
+        // (direction, the releases that disagree, explanation, targets)
+        let mut groups: Vec<(Agreement, Vec<&str>, Option<&str>, Vec<TargetView>)> = Vec::new();
+        for (ti, t) in targets.iter().enumerate() {
+            let disagreeing: Vec<(usize, Agreement)> = (0..releases.len()).map(|ri| (ri, row.cells[ri][ti].agreement)).filter(|(_, a)| a.is_disagreement()).collect();
+            let Some(&(_, direction)) = disagreeing.first() else { continue };
+            let which: Vec<&str> = disagreeing.iter().map(|(ri, _)| releases[*ri].version.as_str()).collect();
+            let why = row.flag.explanation(t.backend(), t.version.as_ref());
+            match groups.last_mut() {
+                Some((d, w, r, ts)) if *d == direction && *w == which && *r == why && ts.last().is_some_and(|l| l.backend() == t.backend()) => ts.push((*t).clone()),
+                _ => groups.push((direction, which, why, vec![(*t).clone()])),
+            }
+        }
+        for (direction, which, why, ts) in groups {
+            let (label, says) = match direction {
+                Agreement::Conservative => ("too conservative", "no, the server can"),
+                _ => ("too permissive", "yes, the server refuses"),
+            };
+            let verb = if which.len() == 1 { "says" } else { "say" };
+            let first = ts.first().map(|t| t.id().to_string()).unwrap_or_default();
+            let href = format!("{}#{}", model.names.probe_page(row.probe), model.names.target_anchor(&first));
+            let why = match why {
+                Some(w) => format!(" — {}", esc(w)),
+                None => " — <strong class=\"fl-unexplained\">not explained</strong>".to_string(),
+            };
+            lines.push(format!(
+                "<li data-flag=\"{flag}\"><code>{flag}</code> <span class=\"chip {cls}\">{label}</span> on <a href=\"{href}\">{targets}</a>: Django {rels} {verb} {says}{why}</li>",
+                flag = esc(&row.flag.flag),
+                cls = direction.class(),
+                targets = esc(&range_label(&ts)),
+                rels = esc(&list(&which)),
+            ));
+        }
+    }
+    let _ = writeln!(out, "<h2 id=\"disagreements\">Disagreements ({} flag × target × release)</h2>", cells);
+    if lines.is_empty() {
         out.push_str("<p>On every target this run measured, each flag's value at that version matches what the server did.</p>\n");
         return;
     }
     out.push_str("<ul class=\"flags-disagree\">\n");
-    for row in rows.iter().filter(|r| r.disagreements() > 0) {
-        for (ri, release) in releases.iter().enumerate() {
-            // Runs of adjacent targets of one backend with the same finding and explanation.
-            let mut groups: Vec<(Agreement, Option<&str>, Vec<TargetView>)> = Vec::new();
-            for (ti, t) in targets.iter().enumerate() {
-                let cell = &row.cells[ri][ti];
-                if !cell.agreement.is_disagreement() {
-                    continue;
-                }
-                let why = row.flag.explanation(t.backend(), t.version.as_ref());
-                match groups.last_mut() {
-                    Some((a, w, ts)) if *a == cell.agreement && *w == why && ts.last().is_some_and(|l| l.backend() == t.backend()) => ts.push((*t).clone()),
-                    _ => groups.push((cell.agreement, why, vec![(*t).clone()])),
-                }
-            }
-            for (agreement, why, ts) in groups {
-                let what = match agreement {
-                    Agreement::Conservative => "says no, the server can",
-                    _ => "says yes, the server refuses",
-                };
-                let first = ts.first().map(|t| t.id().to_string()).unwrap_or_default();
-                let href = format!("{}#{}", model.names.probe_page(row.probe), model.names.target_anchor(&first));
-                let why = match why {
-                    Some(w) => format!(" — {}", esc(w)),
-                    None => " — <strong class=\"fl-unexplained\">not explained</strong>".to_string(),
-                };
-                let _ = writeln!(
-                    out,
-                    "<li data-flag=\"{flag}\" data-release=\"{rel}\"><code>{flag}</code> · Django {rel} {what} <span class=\"chip {cls}\">{label}</span> on <a href=\"{href}\">{targets}</a>{why}</li>",
-                    flag = esc(&row.flag.flag),
-                    rel = esc(&release.version),
-                    cls = agreement.class(),
-                    label = if agreement == Agreement::Conservative { "too conservative" } else { "too permissive" },
-                    targets = esc(&range_label(&ts)),
-                );
-            }
-        }
+    for l in lines {
+        out.push_str(&l);
+        out.push('\n');
     }
     out.push_str("</ul>\n");
+}
+
+/// `a`, `a and b`, `a, b and c`.
+fn list(items: &[&str]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => (*one).to_string(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
 }
 
 fn table(out: &mut String, model: &Model, release: &FrameworkRelease, ri: usize, targets: &[&TargetView], rows: &[Row]) {
