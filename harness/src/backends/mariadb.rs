@@ -11,11 +11,13 @@ use crate::profile::{ConnectSetup, Profile};
 
 pub struct Mariadb;
 
-/// The `mariadb` client of 11.x asks for utf8mb4, and MariaDB then gives the same
-/// session as it gives its own client, so nothing runs after connecting. (The 10.11
-/// client connects in utf8mb3; `dbcompat crosscheck` shows what that changes.)
-fn nothing_after_connect(_server: (u16, u16, u16)) -> Option<&'static str> {
-    None
+/// What the `mariadb` client of the server's own release gets: the 11.x client asks
+/// for utf8mb4, as the driver's handshake does, so nothing runs after connecting; the
+/// 10.x client maps its UTF-8 locale to utf8mb3 (`character_set_client` and
+/// `collation_connection` utf8mb3 / utf8mb3_general_ci, as `dbcompat crosscheck`
+/// measured it), so the session is set to that.
+fn mariadb_client_charset(server: (u16, u16, u16)) -> Option<&'static str> {
+    (server < (11, 0, 0)).then_some("SET NAMES utf8mb3")
 }
 
 #[async_trait]
@@ -41,7 +43,7 @@ impl Dialect for Mariadb {
     }
 
     async fn connect(&self, endpoint: &Endpoint, namespace: Option<&str>, profile: Profile) -> Result<Box<dyn Session>, ConnectError> {
-        mysql::connect(endpoint, namespace, profile, nothing_after_connect).await
+        mysql::connect(endpoint, namespace, profile, mariadb_client_charset).await
     }
 
     fn profile_setup(&self, profile: Profile) -> Result<ConnectSetup, String> {

@@ -16,9 +16,9 @@
 //!   the client's character_set_client/connection/results and collation_connection.
 //!   The `mariadb` client of 11.x asks for utf8mb4 too, and MariaDB (11.x maps it
 //!   through character_set_collations) then gives the same session as it gives its own
-//!   client, so nothing runs there. The 10.11 client connects in utf8mb3 (its compiled-in
-//!   default), so a 10.11 session here is utf8mb4 where that client's is not:
-//!   `dbcompat crosscheck` shows the two cases this changes (crosscheck.toml).
+//!   client, so nothing runs there. The 10.x client connects in utf8mb3 (its UTF-8
+//!   locale maps to utf8mb3), so a 10.x session runs `SET NAMES utf8mb3` once after
+//!   connecting; `dbcompat crosscheck` compares the two sessions setting by setting.
 //!
 //! After each statement whose OK or EOF packet counts warnings, and after each error
 //! (MySQL keeps a failed statement's warnings), the session reads `SHOW WARNINGS`; its
