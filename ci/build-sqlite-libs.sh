@@ -5,6 +5,12 @@
 #   $DBCOMPAT_CACHE/sqlite/3.40.1   Debian bookworm's own library (the host's)
 #   $DBCOMPAT_CACHE/sqlite/3.46.0   built from the amalgamation that the crate
 #                                   libsqlite3-sys 0.30.1 carries on crates.io
+#   $DBCOMPAT_CACHE/sqlite/3.31.1, 3.35.4, 3.37.0, 3.38.2
+#                                   the same way from libsqlite3-sys 0.18.0, 0.22.2,
+#                                   0.23.2 and 0.24.2: the oldest SQLite Django 5.2
+#                                   supports, and both sides of RETURNING and DROP
+#                                   COLUMN (3.35), STRICT tables (3.37) and the
+#                                   built-in JSON functions (3.38)
 #   $DBCOMPAT_CACHE/sqlite/<bundled> the SQLite that `launch = "embedded"` links (the
 #                                   libsqlite3-sys of Cargo.lock), built as a shared
 #                                   library from the same amalgamation with the same
@@ -81,7 +87,9 @@ TOML
 }
 
 # Debian's defaults where they change behaviour suites can see: threadsafe, FTS,
-# R*Tree, column metadata; JSON is built in since 3.38.
+# R*Tree, column metadata. JSON is built in since 3.38; before, it is SQLite's default
+# build's: absent (SQLITE_ENABLE_JSON1 is not given), which is what "the JSON1 extension
+# is enabled by default on SQLite 3.38+" is about.
 DEBIAN_FLAGS="-DSQLITE_THREADSAFE=1 -DSQLITE_ENABLE_FTS5 -DSQLITE_ENABLE_RTREE -DSQLITE_ENABLE_COLUMN_METADATA \
     -DSQLITE_ENABLE_UNLOCK_NOTIFY -DSQLITE_SECURE_DELETE -DSQLITE_ENABLE_DBSTAT_VTAB"
 
@@ -128,10 +136,6 @@ bundled_lib() {
 
 shell_shim() {
     local dest="$OUT/shell-shim" work id
-    if [ -s "$dest/libsqlite3-shell-shim.so" ]; then
-        log "sqlite3 shell shim already built"
-        return
-    fi
     command -v sqlite3 >/dev/null || { log "no sqlite3 shell installed: no shim built"; return; }
     # The source id the shell was compiled with: the one of Debian's library, which the
     # shell runs with by default (`--version` prints the library's version and id).
@@ -155,7 +159,42 @@ C
     for f in create changeset isempty enable table_filter patchset attach indirect delete; do
         echo "int sqlite3session_$f(void) { return 1; }" >> "$work/shim.c"
     done
+    # Functions the shell binds at start that older libraries lack: each calls the
+    # library's own where it has one, else does what the library's older API does
+    # (the counts of sqlite3_changes), or fails as the function itself may.
+    cat >> "$work/shim.c" <<'C'
+#define NEXT(name) dlsym(RTLD_NEXT, #name)
+long long sqlite3_changes64(void *db) {
+    long long (*own)(void *) = NEXT(sqlite3_changes64);
+    int (*old)(void *) = NEXT(sqlite3_changes);
+    return own ? own(db) : old(db);
+}
+long long sqlite3_total_changes64(void *db) {
+    long long (*own)(void *) = NEXT(sqlite3_total_changes64);
+    int (*old)(void *) = NEXT(sqlite3_total_changes);
+    return own ? own(db) : old(db);
+}
+int sqlite3_error_offset(void *db) {
+    int (*own)(void *) = NEXT(sqlite3_error_offset);
+    return own ? own(db) : -1;
+}
+int sqlite3_txn_state(void *db, const char *schema) {
+    int (*own)(void *, const char *) = NEXT(sqlite3_txn_state);
+    return own ? own(db, schema) : -1;
+}
+int sqlite3_deserialize(void *db, const char *schema, unsigned char *data, long long size, long long buffer, unsigned flags) {
+    int (*own)(void *, const char *, unsigned char *, long long, long long, unsigned) = NEXT(sqlite3_deserialize);
+    return own ? own(db, schema, data, size, buffer, flags) : 1; /* SQLITE_ERROR */
+}
+C
+    # Idempotent: the same source (and so the same source id) is not built again.
+    if [ -s "$dest/libsqlite3-shell-shim.so" ] && cmp -s "$work/shim.c" "$dest/shim.c"; then
+        log "sqlite3 shell shim already built"
+        rm -rf "$work"
+        return
+    fi
     mkdir -p "$dest"
+    cp "$work/shim.c" "$dest/shim.c"
     gcc -O1 -fPIC -shared -o "$dest/libsqlite3-shell-shim.so.tmp" -DSHELL_SOURCE_ID="\"$id\"" "$work/shim.c" -ldl
     mv "$dest/libsqlite3-shell-shim.so.tmp" "$dest/libsqlite3-shell-shim.so"
     rm -rf "$work"
@@ -163,6 +202,10 @@ C
 }
 
 system_lib
+from_crate 0.18.0 3.31.1
+from_crate 0.22.2 3.35.4
+from_crate 0.23.2 3.37.0
+from_crate 0.24.2 3.38.2
 from_crate 0.30.1 3.46.0
 bundled_lib
 shell_shim
