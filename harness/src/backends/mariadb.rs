@@ -20,6 +20,18 @@ fn mariadb_client_charset(server: (u16, u16, u16)) -> Option<&'static str> {
     (server < (11, 0, 0)).then_some("SET NAMES utf8mb3")
 }
 
+/// MariaDB's own numbers (from 3000 on MySQL's numbers mean other errors).
+const MARIADB_ONLY: [(u16, ErrorClass); 3] = [
+    (4022, ErrorClass::NotSupported),    // FRAME_EXCLUSION_NOT_SUPPORTED
+    (4047, ErrorClass::NotSupported),    // UNSUPPORTED_COMPRESSED_TABLE
+    (4161, ErrorClass::UndefinedObject), // UNKNOWN_DATA_TYPE
+];
+
+/// MariaDB: the server's error number (the message never decides).
+pub fn class(code: &str, message: &str) -> ErrorClass {
+    mysql::own_number(code, &MARIADB_ONLY).unwrap_or_else(|| mysql::shared_class(code, message))
+}
+
 #[async_trait]
 impl Dialect for Mariadb {
     fn name(&self) -> &'static str {
@@ -43,7 +55,7 @@ impl Dialect for Mariadb {
     }
 
     async fn connect(&self, endpoint: &Endpoint, namespace: Option<&str>, profile: Profile) -> Result<Box<dyn Session>, ConnectError> {
-        mysql::connect(endpoint, namespace, profile, mariadb_client_charset).await
+        mysql::connect(endpoint, namespace, profile, mariadb_client_charset, class).await
     }
 
     fn profile_setup(&self, profile: Profile) -> Result<ConnectSetup, String> {
@@ -74,7 +86,7 @@ impl Dialect for Mariadb {
     }
 
     fn classify(&self, code: &str, message: &str) -> ErrorClass {
-        mysql::class(code, message)
+        class(code, message)
     }
 
     fn log_signs(&self) -> Option<LogSigns> {
@@ -82,7 +94,7 @@ impl Dialect for Mariadb {
     }
 
     fn client(&self, user: &str, namespace: &str) -> Option<ClientLaunch> {
-        Some(mysql::client("mariadb", user, namespace))
+        Some(mysql::client("mariadb", user, namespace, class))
     }
 
     /// Its client session buffers cursors as the driver does (driver/client/mysql.rs).
@@ -94,6 +106,14 @@ impl Dialect for Mariadb {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn its_own_numbers_are_its_own() {
+        assert_eq!(class("4161", ""), ErrorClass::UndefinedObject);
+        assert_eq!(class("4022", ""), ErrorClass::NotSupported);
+        assert_eq!(class("4163", ""), ErrorClass::Other, "MySQL's overlong lock name is another error on MariaDB");
+        assert_eq!(class("1062", ""), ErrorClass::UniqueViolation);
+    }
 
     #[test]
     fn a_mysql_server_is_not_taken_for_mariadb() {

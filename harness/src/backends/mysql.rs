@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use super::{sh_quote, ClientLaunch, ContainerContract, Dialect, Endpoint, LogSigns, UrlForm};
 use crate::driver::client::mysql::{MysqlClient, DELIMITER};
 use crate::driver::mysql::{MySqlOptions, MySqlSession};
+use crate::driver::error::Classify;
 use crate::driver::{ConnectError, Session};
 use crate::outcome::{ErrorClass, Isolation};
 use crate::profile::{ConnectSetup, Profile, SetupStatement};
@@ -39,7 +40,10 @@ mod er {
     pub const CHECKREAD: u16 = 1020;
     pub const PARSE_ERROR: u16 = 1064;
     pub const SYNTAX_ERROR: u16 = 1149;
-    pub const UNDEFINED: [u16; 8] = [
+    pub const UNDEFINED: [u16; 11] = [
+        1193, // UNKNOWN_SYSTEM_VARIABLE
+        1273, // UNKNOWN_COLLATION
+        1824, // FK_CANNOT_OPEN_PARENT
         1146, // NO_SUCH_TABLE
         1054, // BAD_FIELD_ERROR
         1305, // SP_DOES_NOT_EXIST (also a missing savepoint)
@@ -57,7 +61,8 @@ mod er {
         1826, // FK_DUP_NAME
     ];
     pub const DATA_TOO_LONG: u16 = 1406;
-    pub const INVALID_VALUE: [u16; 8] = [
+    pub const INVALID_VALUE: [u16; 9] = [
+        1231, // WRONG_VALUE_FOR_VAR
         1264, // WARN_DATA_OUT_OF_RANGE
         1265, // WARN_DATA_TRUNCATED
         1292, // TRUNCATED_WRONG_VALUE
@@ -67,7 +72,9 @@ mod er {
         1690, // DATA_OUT_OF_RANGE
         1210, // WRONG_ARGUMENTS
     ];
-    pub const INVALID_DEFINITION: [u16; 5] = [
+    pub const INVALID_DEFINITION: [u16; 7] = [
+        1005, // CANT_CREATE_TABLE (e.g. a foreign key InnoDB cannot make, errno 150)
+        1103, // WRONG_TABLE_NAME
         1170, // BLOB_KEY_WITHOUT_LENGTH
         1063, // WRONG_FIELD_SPEC
         1075, // WRONG_AUTO_KEY
@@ -82,7 +89,8 @@ mod er {
         1117, // TOO_MANY_FIELDS
         1069, // TOO_MANY_KEYS
     ];
-    pub const NOT_SUPPORTED: [u16; 4] = [
+    pub const NOT_SUPPORTED: [u16; 5] = [
+        1093, // UPDATE_TABLE_USED (MySQL: a target table read in its own subquery)
         1235, // NOT_SUPPORTED_YET
         1178, // CHECK_NOT_IMPLEMENTED
         1295, // UNSUPPORTED_PS
@@ -94,6 +102,12 @@ mod er {
         1400, // XAER_OUTSIDE
         1179, // CANT_DO_THIS_DURING_AN_TRANSACTION
     ];
+    /// MySQL's own numbers (from 3000 on MariaDB's numbers mean other errors).
+    pub const MYSQL_ONLY: [(u16, super::ErrorClass); 3] = [
+        (3140, super::ErrorClass::InvalidValue),   // INVALID_JSON_TEXT
+        (3500, super::ErrorClass::NotSupported),   // UNSUPPORT_COMPRESSED_TEMPORARY_TABLE
+        (4163, super::ErrorClass::LimitExceeded),  // USER_LOCK_OVERLONG_NAME
+    ];
     pub const CANCELED: [u16; 3] = [
         1317, // QUERY_INTERRUPTED
         3024, // QUERY_TIMEOUT (MySQL's max_execution_time)
@@ -101,8 +115,19 @@ mod er {
     ];
 }
 
-/// MySQL and MariaDB: the server's error number (the message never decides).
-pub fn class(code: &str, _message: &str) -> ErrorClass {
+/// MySQL: the server's error number (the message never decides).
+pub fn class(code: &str, message: &str) -> ErrorClass {
+    own_number(code, &er::MYSQL_ONLY).unwrap_or_else(|| shared_class(code, message))
+}
+
+/// The class of a number in a backend's own table.
+pub(super) fn own_number(code: &str, own: &[(u16, ErrorClass)]) -> Option<ErrorClass> {
+    let number = code.parse::<u16>().ok()?;
+    own.iter().find(|(n, _)| *n == number).map(|(_, c)| *c)
+}
+
+/// The numbers MySQL and MariaDB share (those of MySQL 5.5, from which MariaDB forked).
+pub(super) fn shared_class(code: &str, _message: &str) -> ErrorClass {
     use er::*;
     use ErrorClass::*;
     let Ok(number) = code.parse::<u16>() else { return Other };
@@ -131,7 +156,7 @@ pub fn class(code: &str, _message: &str) -> ErrorClass {
 
 /// Sessions start as the vendor's own client's do (see driver/mysql.rs); `after_connect`
 /// is what that client's session has that mysql_async's handshake does not give.
-pub(super) fn options(endpoint: &Endpoint, database: Option<&str>, after_connect: fn((u16, u16, u16)) -> Option<&'static str>) -> MySqlOptions {
+pub(super) fn options(endpoint: &Endpoint, database: Option<&str>, after_connect: fn((u16, u16, u16)) -> Option<&'static str>, classify: Classify) -> MySqlOptions {
     MySqlOptions {
         found_rows: false,
         host: endpoint.host.clone(),
@@ -140,7 +165,7 @@ pub(super) fn options(endpoint: &Endpoint, database: Option<&str>, after_connect
         password: endpoint.password.clone(),
         database: database.or(endpoint.database.as_deref()).map(str::to_string),
         after_connect,
-        classify: class,
+        classify,
         cancel_sql: |id| format!("KILL QUERY {id}"),
         lock_wait_sql,
     }
@@ -164,13 +189,13 @@ fn mysql_client_charset(server: (u16, u16, u16)) -> Option<&'static str> {
 
 /// `after_connect` is what the server's own client's session has that mysql_async's
 /// handshake does not give; a framework profile asks for its own handshake instead.
-pub(super) async fn connect(endpoint: &Endpoint, namespace: Option<&str>, profile: Profile, after_connect: fn((u16, u16, u16)) -> Option<&'static str>) -> Result<Box<dyn Session>, ConnectError> {
-    let admin = options(endpoint, None, after_connect);
+pub(super) async fn connect(endpoint: &Endpoint, namespace: Option<&str>, profile: Profile, after_connect: fn((u16, u16, u16)) -> Option<&'static str>, classify: Classify) -> Result<Box<dyn Session>, ConnectError> {
+    let admin = options(endpoint, None, after_connect, classify);
     let session = match profile {
-        Profile::ServerDefaults => options(endpoint, namespace, after_connect),
+        Profile::ServerDefaults => options(endpoint, namespace, after_connect, classify),
         // mysqlclient's handshake asks for Django's utf8mb4 (its SET NAMES follows in
         // profile_setup) with the FOUND_ROWS flag.
-        Profile::Django => MySqlOptions { found_rows: true, after_connect: |_| None, ..options(endpoint, namespace, after_connect) },
+        Profile::Django => MySqlOptions { found_rows: true, after_connect: |_| None, ..options(endpoint, namespace, after_connect, classify) },
     };
     Ok(Box::new(MySqlSession::connect(&session, admin).await?))
 }
@@ -215,7 +240,7 @@ pub(super) fn profile_setup(profile: Profile) -> ConnectSetup {
 
 /// The client (`mysql` or `mariadb`) with an option file for the password, as the
 /// client's manual advises; removed when the client ends.
-pub(super) fn client(name: &'static str, user: &str, namespace: &str) -> ClientLaunch {
+pub(super) fn client(name: &'static str, user: &str, namespace: &str, classify: Classify) -> ClientLaunch {
     let script = format!(
         "read -r p; f=$(mktemp); printf '[client]\\npassword=%s\\n' \"$p\" > \"$f\"; \
          {name} --defaults-extra-file=\"$f\" -h 127.0.0.1 --protocol=tcp -u {} -D {} --batch --force --unbuffered \
@@ -224,7 +249,7 @@ pub(super) fn client(name: &'static str, user: &str, namespace: &str) -> ClientL
         sh_quote(namespace),
         sh_quote(DELIMITER)
     );
-    ClientLaunch { script, format: Box::new(MysqlClient { name, classify: class }) }
+    ClientLaunch { script, format: Box::new(MysqlClient { name, classify }) }
 }
 
 pub(super) const ISOLATION_LEVELS: &[Isolation] = &[Isolation::RepeatableRead, Isolation::ReadUncommitted, Isolation::ReadCommitted, Isolation::Serializable];
@@ -267,7 +292,7 @@ impl Dialect for Mysql {
     }
 
     async fn connect(&self, endpoint: &Endpoint, namespace: Option<&str>, profile: Profile) -> Result<Box<dyn Session>, ConnectError> {
-        connect(endpoint, namespace, profile, mysql_client_charset).await
+        connect(endpoint, namespace, profile, mysql_client_charset, class).await
     }
 
     fn profile_setup(&self, profile: Profile) -> Result<ConnectSetup, String> {
@@ -306,7 +331,7 @@ impl Dialect for Mysql {
     }
 
     fn client(&self, user: &str, namespace: &str) -> Option<ClientLaunch> {
-        Some(client("mysql", user, namespace))
+        Some(client("mysql", user, namespace, class))
     }
 
     /// Its client session buffers cursors as the driver does (driver/client/mysql.rs).
@@ -336,6 +361,11 @@ mod tests {
         assert_eq!(c(1305), UndefinedObject);
         assert_eq!(c(1235), NotSupported);
         assert_eq!(c(3819), CheckViolation);
+        assert_eq!(c(1273), UndefinedObject);
+        assert_eq!(c(1093), NotSupported);
+        assert_eq!(c(3140), InvalidValue);
+        assert_eq!(c(4163), LimitExceeded);
+        assert_eq!(c(4161), Other, "MariaDB's unknown data type is another error on MySQL");
         assert_eq!(c(9999), Other);
         assert_eq!(class("HY000", ""), Other);
     }

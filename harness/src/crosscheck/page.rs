@@ -101,7 +101,7 @@ mod tests {
             client_transcript: vec![],
             session_differences: vec!["TimeZone: driver 'UTC', client 'Etc/UTC'".into()],
         }];
-        let report = Report { comparison: "c", targets: tally(&cases), cases: &cases };
+        let report = Report { comparison: "c", interrupted: None, targets: tally(&cases), cases: &cases };
         let page = render(&report);
         assert!(!page.contains("<b>") && !page.contains("<t>"), "text is escaped");
         assert!(page.contains("<td>1</td><td>0</td><td>1</td><td>0</td>"), "one cross-checked, none agreeing, one disagreeing");
