@@ -38,6 +38,10 @@ impl Dialect for Mariadb {
         "mariadb"
     }
 
+    fn django_module(&self) -> Option<&'static str> {
+        Some("mysql")
+    }
+
     fn sql_keys(&self) -> &'static [&'static str] {
         &["mariadb", "mysql"]
     }

@@ -156,6 +156,12 @@ pub trait Dialect: Send + Sync {
     /// unless a suite gives it its own). `default` is always tried last.
     fn sql_keys(&self) -> &'static [&'static str];
 
+    /// The module of Django's own backend for this database (`django/db/backends/NAME`),
+    /// where its feature flags are decided; `None` where Django has none.
+    fn django_module(&self) -> Option<&'static str> {
+        None
+    }
+
     /// The backend whose bare expectation key applies where a probe has no key for
     /// this one (MariaDB takes MySQL's, as its SQL does); version ranges never carry over.
     fn expectations_fall_back_to(&self) -> Option<Backend> {

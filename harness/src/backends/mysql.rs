@@ -279,6 +279,10 @@ impl Dialect for Mysql {
         "mysql"
     }
 
+    fn django_module(&self) -> Option<&'static str> {
+        Some("mysql")
+    }
+
     fn sql_keys(&self) -> &'static [&'static str] {
         &["mysql"]
     }

@@ -82,6 +82,10 @@ impl Dialect for Oracle {
         "oracle"
     }
 
+    fn django_module(&self) -> Option<&'static str> {
+        Some("oracle")
+    }
+
     fn sql_keys(&self) -> &'static [&'static str] {
         &["oracle"]
     }

@@ -132,6 +132,10 @@ impl Dialect for Postgres {
         "postgres"
     }
 
+    fn django_module(&self) -> Option<&'static str> {
+        Some("postgresql")
+    }
+
     fn sql_keys(&self) -> &'static [&'static str] {
         &["postgres"]
     }

@@ -78,6 +78,10 @@ impl Dialect for Sqlite {
         "sqlite"
     }
 
+    fn django_module(&self) -> Option<&'static str> {
+        Some("sqlite3")
+    }
+
     fn sql_keys(&self) -> &'static [&'static str] {
         &["sqlite"]
     }

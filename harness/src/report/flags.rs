@@ -107,7 +107,7 @@ impl Row<'_> {
 
 /// Targets of the backends Django has a backend for.
 fn targets<'m>(model: &'m Model) -> Vec<&'m TargetView> {
-    model.targets.iter().filter(|t| t.backend() != Backend::Cockroachdb).collect()
+    model.targets.iter().filter(|t| t.backend().dialect().django_module().is_some()).collect()
 }
 
 fn rows<'a>(model: &'a Model<'a>, releases: &[FrameworkRelease], targets: &[&TargetView]) -> Vec<Row<'a>> {
@@ -156,17 +156,6 @@ fn yes_no(v: Option<bool>) -> &'static str {
         Some(true) => "yes",
         Some(false) => "no",
         None => "?",
-    }
-}
-
-/// Where Django decides the flag for a backend.
-fn features_file(backend: Backend) -> &'static str {
-    match backend {
-        Backend::Sqlite => "django/db/backends/sqlite3/features.py",
-        Backend::Postgres => "django/db/backends/postgresql/features.py",
-        Backend::Mysql | Backend::Mariadb => "django/db/backends/mysql/features.py",
-        Backend::Oracle => "django/db/backends/oracle/features.py",
-        Backend::Cockroachdb => "(no backend in Django)",
     }
 }
 
@@ -296,11 +285,8 @@ fn table(out: &mut String, model: &Model, release: &FrameworkRelease, ri: usize,
 fn gates(out: &mut String, model: &Model, rows: &[Row]) {
     out.push_str("<h2 id=\"gates\">The flags and their gates</h2>\n<p class=\"muted\">Each flag as the suite reads Django's code: where it is decided, on what, and the values per release. The prediction on each side of a gate: where Django says yes the server should show the capability (the probe's <em>capable</em> outcome), where it says no it should not.</p>\n<dl class=\"gates\">\n");
     for row in rows {
-        let files: Vec<&str> = {
-            let mut f: Vec<&str> = Backend::ALL.iter().filter(|b| **b != Backend::Cockroachdb).map(|b| features_file(*b)).collect();
-            f.dedup();
-            f
-        };
+        let mut files: Vec<String> = Backend::ALL.iter().filter_map(|b| b.dialect().django_module()).map(|m| format!("django/db/backends/{m}/features.py")).collect();
+        files.dedup();
         let _ = write!(
             out,
             "<dt id=\"g-{f}\"><code>{f}</code> · <a href=\"{page}\">{probe}</a></dt><dd><p>{gate}</p><p class=\"muted\">capable when the outcome is {capable}; decided in {files}</p><ul>",

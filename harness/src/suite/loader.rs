@@ -520,7 +520,7 @@ fn read_framework_flag(reader: &Reader<'_>, value: &Value<'_>, count: usize, rel
             }
         }
         check_overlaps(reader, &entries);
-        for backend in Backend::ALL.into_iter().filter(|b| *b != Backend::Cockroachdb) {
+        for backend in Backend::ALL.into_iter().filter(|b| b.dialect().django_module().is_some()) {
             if !entries.iter().any(|(k, _)| k.target.backend == backend) {
                 reader.error(release.span.clone(), format!("release `{}` gives no value for {backend}", release.value), Some(format!("a `{backend}` key (or ranged keys) with true or false")));
             }
