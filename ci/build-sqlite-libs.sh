@@ -35,6 +35,10 @@
 # crates.io (which CI reaches) carries the amalgamation of every libsqlite3-sys release.
 #
 # Idempotent: a library that exists is not built again.
+#
+#   ci/build-sqlite-libs.sh --list-crates       the libsqlite3-sys releases (0.17.0 on)
+#   ci/build-sqlite-libs.sh --crate 0.20.1      build that release's SQLite; prints
+#                                               "VERSION DIRECTORY" (for dbcompat bisect)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -200,6 +204,30 @@ C
     rm -rf "$work"
     log "sqlite3 shell shim (source id $id) -> $dest"
 }
+
+# `dbcompat bisect` asks for these: every libsqlite3-sys release from 0.17.0 on (older
+# ones carry SQLite before 3.30), and one release's SQLite built on demand.
+list_crates() {
+    curl -fsS https://index.crates.io/li/bs/libsqlite3-sys \
+        | python3 -c 'import json, sys; [print(v["vers"]) for v in map(json.loads, sys.stdin) if not v["yanked"] and "-" not in v["vers"]]' \
+        | sort -V | awk -F. '$1 > 0 || $2 >= 17'
+}
+
+crate_lib() {
+    local crate_version=$1 dir sqlite_version
+    dir=$(crate_dir "$crate_version")
+    sqlite_version=$(sed -n 's/^#define SQLITE_VERSION *"\(.*\)"/\1/p' "$dir/sqlite3/sqlite3.h")
+    [ -n "$sqlite_version" ] || { echo "libsqlite3-sys $crate_version carries no sqlite3/sqlite3.h" >&2; exit 1; }
+    from_crate "$crate_version" "$sqlite_version" >&2
+    printf '%s %s\n' "$sqlite_version" "$OUT/$sqlite_version"
+}
+
+case "${1:-}" in
+    --list-crates) list_crates; exit ;;
+    --crate) crate_lib "$2"; exit ;;
+    "") ;;
+    *) echo "usage: $0 [--list-crates | --crate LIBSQLITE3_SYS_VERSION]" >&2; exit 2 ;;
+esac
 
 system_lib
 from_crate 0.18.0 3.31.1

@@ -41,6 +41,8 @@ enum Commands {
     },
     /// Validate every suite and the matrix without any server.
     Check,
+    /// Find between which obtainable versions of a backend a probe's outcome changes.
+    Bisect(BisectArgs),
     /// Render results files (merged) as an HTML site with a Markdown summary and JUnit XML.
     Report {
         #[arg(required = true)]
@@ -127,6 +129,22 @@ struct RunArgs {
 const MAX_WAIT_MS: u64 = 86_400_000;
 
 #[derive(clap::Args)]
+struct BisectArgs {
+    /// The probes: cases whose name (`area::probe::target`) contains one of these.
+    #[arg(required = true)]
+    filters: Vec<String>,
+    /// The backend whose versions are searched (SQLite only, today).
+    #[arg(long, default_value = "sqlite")]
+    backend: crate::backends::Backend,
+    /// Where `bisect.json` is written.
+    #[arg(long, default_value = "target/bisect")]
+    out: PathBuf,
+    /// The script that lists and builds the versions (`--list-crates`, `--crate V`).
+    #[arg(long, default_value = "ci/build-sqlite-libs.sh")]
+    script: PathBuf,
+}
+
+#[derive(clap::Args)]
 struct CrosscheckArgs {
     /// Only cases whose name (`area::probe::target`) contains one of these.
     filters: Vec<String>,
@@ -173,6 +191,7 @@ pub fn main() -> ExitCode {
         Commands::Merge { ref results, ref out } => merge_command(results, out),
         Commands::Clean => clean_command(),
         Commands::Crosscheck(ref args) => crosscheck_command(&cli.matrix, &cli.suites, args),
+        Commands::Bisect(ref args) => bisect_command(&cli.suites, args),
     }
 }
 
@@ -486,6 +505,102 @@ fn crosscheck_command(matrix: &PathBuf, suites: &PathBuf, args: &CrosscheckArgs)
         std::process::exit(i32::from(signal.exit_code()));
     }
     if checked.iter().any(|c| c.is_unexplained_disagreement()) { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+}
+
+fn bisect_command(suites: &std::path::Path, args: &BisectArgs) -> ExitCode {
+    use crate::bisect::{search, Bisection, Change, SqliteReleases, VersionRun, VersionSource};
+    let loaded = match suite::load_dir(suites) {
+        Ok(s) => s,
+        Err(d) => return invalid(&d),
+    };
+    if args.backend != crate::backends::Backend::Sqlite {
+        eprintln!("error: bisect can obtain SQLite versions only (libsqlite3-sys releases); no source of {} versions is built yet", args.backend);
+        return ExitCode::from(2);
+    }
+    let source = SqliteReleases { script: args.script.clone() };
+    let list = match source.list() {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let (runtime, interrupt) = match runtime_with_signals() {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    let started = std::time::Instant::now();
+    let options = RunOptions { filters: args.filters.clone(), ..RunOptions::default() };
+    // Each version is built and run once, for every probe being bisected.
+    let mut runs: std::collections::BTreeMap<usize, VersionRun> = std::collections::BTreeMap::new();
+    let mut run_at = |i: usize| -> Result<VersionRun, String> {
+        if let Some(r) = runs.get(&i) {
+            return Ok(r.clone());
+        }
+        if interrupt.is_set() {
+            return Err("interrupted".to_string());
+        }
+        let (version, spec) = source.provide(&list[i])?;
+        eprintln!("bisect: SQLite {version} (libsqlite3-sys {})", list[i].source_version);
+        let results = runtime.block_on(run::run(&loaded, vec![spec], options.clone(), interrupt.clone(), Reporters::default())).map_err(|e| e.to_string())?;
+        let run = VersionRun { source_version: list[i].source_version.clone(), version, outcomes: crate::bisect::outcomes_of(&results) };
+        runs.insert(i, run.clone());
+        Ok(run)
+    };
+    let last = list.len() - 1;
+    let probes: Vec<String> = match (run_at(0), run_at(last)) {
+        (Ok(a), Ok(b)) => a.outcomes.keys().chain(b.outcomes.keys()).cloned().collect::<std::collections::BTreeSet<_>>().into_iter().collect(),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if probes.is_empty() {
+        eprintln!("error: no probe matches the filters on {}", args.backend);
+        return ExitCode::from(2);
+    }
+    let mut changes = Vec::new();
+    for probe in &probes {
+        let found = search(list.len(), |i| run_at(i).map(|r| r.outcomes.get(probe).cloned().unwrap_or_else(|| "not in this run".to_string())));
+        let found = match found {
+            Ok(f) => f,
+            Err(e) => {
+                eprintln!("error: {probe}: {e}");
+                continue;
+            }
+        };
+        let mut name = |i: usize| run_at(i).map(|r| format!("{} (libsqlite3-sys {})", r.version, r.source_version)).unwrap_or_default();
+        let (last_old, first_new) = match found.between {
+            Some((lo, hi)) => (Some(name(lo)), Some(name(hi))),
+            None => (None, None),
+        };
+        match (&last_old, &first_new) {
+            (Some(a), Some(b)) => println!(
+                "{probe}: `{}` until SQLite {a}, `{}` from SQLite {b}{}; {} version(s) run",
+                found.old,
+                found.new,
+                if found.monotone { "" } else { " (not monotone: a version between the ends showed a third outcome)" },
+                found.looked_at
+            ),
+            _ => println!("{probe}: `{}` on SQLite {} and on {}: no change found between them", found.old, name(0), name(last)),
+        }
+        changes.push(Change { probe: probe.clone(), last_old, first_new, old_outcome: found.old, new_outcome: found.new, monotone: found.monotone, versions_run: found.looked_at });
+    }
+    let bisection = Bisection { backend: args.backend, source: source.describe(), versions_listed: list.len(), changes, runs: runs.into_values().collect() };
+    let path = args.out.join("bisect.json");
+    let written = std::fs::create_dir_all(&args.out)
+        .map_err(|e| e.to_string())
+        .and_then(|()| serde_json::to_string_pretty(&bisection).map_err(|e| e.to_string()))
+        .and_then(|json| std::fs::write(&path, json).map_err(|e| e.to_string()));
+    if let Err(e) = written {
+        eprintln!("error: cannot write {}: {e}", path.display());
+        return ExitCode::FAILURE;
+    }
+    println!("bisect: {} versions listed, {} run; {} ({:.1} s)", bisection.versions_listed, bisection.runs.len(), path.display(), started.elapsed().as_secs_f64());
+    if let Some(signal) = interrupt.signal() {
+        std::process::exit(i32::from(signal.exit_code()));
+    }
+    ExitCode::SUCCESS
 }
 
 fn bless(results: &RunResults, suites: &std::path::Path) -> ExitCode {

@@ -7,7 +7,7 @@
 //! speak to them and [`targets`] the servers they run on; [`run`] plans (probe × target)
 //! cases and interprets them; [`result`] judges outcomes and writes the results JSON that
 //! [`report`], [`crosscheck`], [`bless`] (measured outcomes written back into the suites) and
-//! `cargo test` read. [`cli`] is the command line.
+//! `cargo test` read; [`bisect`] runs probes over every obtainable version of a backend. [`cli`] is the command line.
 
 pub mod outcome;
 pub mod profile;
@@ -24,4 +24,5 @@ pub mod result;
 pub mod report;
 pub mod crosscheck;
 pub mod bless;
+pub mod bisect;
 pub mod cli;
