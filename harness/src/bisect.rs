@@ -8,15 +8,18 @@
 //! between with a third outcome shows it does not, and the result says so. Every
 //! version's run is shared by all probes being bisected, and recorded.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::process::Command;
+use std::sync::Arc;
 
 use serde::Serialize;
 
 use crate::backends::Backend;
 use crate::matrix::{Launch, TargetSpec};
 use crate::result::{RunResults, Verdict};
+use crate::run::{self, Interrupt, Reporters, RunOptions};
+use crate::suite::Suite;
 
 /// One obtainable version: where it comes from and what it reports.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -27,6 +30,10 @@ pub struct Candidate {
 
 /// Where the versions of a backend come from.
 pub trait VersionSource {
+    /// The backend whose versions these are.
+    fn backend(&self) -> Backend;
+    /// What a candidate's version is a version of (`libsqlite3-sys`).
+    fn source_name(&self) -> &'static str;
     /// What `bisect.json` says the versions were drawn from.
     fn describe(&self) -> String;
     /// Every version, oldest first.
@@ -57,6 +64,14 @@ impl SqliteReleases {
 }
 
 impl VersionSource for SqliteReleases {
+    fn backend(&self) -> Backend {
+        Backend::Sqlite
+    }
+
+    fn source_name(&self) -> &'static str {
+        "libsqlite3-sys"
+    }
+
     fn describe(&self) -> String {
         "SQLite from the amalgamation of each libsqlite3-sys release on crates.io (0.17.0 on), built by ci/build-sqlite-libs.sh".to_string()
     }
@@ -112,6 +127,23 @@ pub struct Change {
     pub versions_run: usize,
 }
 
+impl Change {
+    /// The line the command prints.
+    pub fn describe(&self) -> String {
+        match (&self.last_old, &self.first_new) {
+            (Some(a), Some(b)) => format!(
+                "{}: `{}` until {a}, `{}` from {b}{}; {} version(s) run",
+                self.probe,
+                self.old_outcome,
+                self.new_outcome,
+                if self.monotone { "" } else { " (not monotone: a version between the ends showed a third outcome)" },
+                self.versions_run
+            ),
+            _ => format!("{}: `{}` at both ends: no change found between them; {} version(s) run", self.probe, self.old_outcome, self.versions_run),
+        }
+    }
+}
+
 #[derive(Debug, Serialize)]
 pub struct Bisection {
     pub backend: Backend,
@@ -120,6 +152,46 @@ pub struct Bisection {
     pub changes: Vec<Change>,
     /// Every version run, oldest first.
     pub runs: Vec<VersionRun>,
+}
+
+/// Bisects every probe the filters match over the source's versions: the two ends
+/// first (they decide which probes there are), then a binary search per probe, each
+/// version built and run at most once for all of them. `progress` hears each version.
+pub fn bisect(source: &dyn VersionSource, suites: &[Suite], filters: &[String], runtime: &tokio::runtime::Runtime, interrupt: Arc<Interrupt>, progress: impl Fn(&str)) -> Result<Bisection, String> {
+    let list = source.list()?;
+    let options = RunOptions { filters: filters.to_vec(), ..RunOptions::default() };
+    let mut runs: BTreeMap<usize, VersionRun> = BTreeMap::new();
+    let mut run_at = |i: usize| -> Result<VersionRun, String> {
+        if let Some(r) = runs.get(&i) {
+            return Ok(r.clone());
+        }
+        if interrupt.is_set() {
+            return Err("interrupted".to_string());
+        }
+        let (version, spec) = source.provide(&list[i])?;
+        progress(&format!("{} {version} ({} {})", source.backend(), source.source_name(), list[i].source_version));
+        let results = runtime.block_on(run::run(suites, vec![spec], options.clone(), interrupt.clone(), Reporters::default())).map_err(|e| e.to_string())?;
+        let run = VersionRun { source_version: list[i].source_version.clone(), version, outcomes: outcomes_of(&results) };
+        runs.insert(i, run.clone());
+        Ok(run)
+    };
+    let last = list.len() - 1;
+    let (first, newest) = (run_at(0)?, run_at(last)?);
+    let probes: BTreeSet<String> = first.outcomes.keys().chain(newest.outcomes.keys()).cloned().collect();
+    if probes.is_empty() {
+        return Err("no probe matches the filters".to_string());
+    }
+    let mut changes = Vec::new();
+    for probe in &probes {
+        let found = search(list.len(), |i| run_at(i).map(|r| r.outcomes.get(probe).cloned().unwrap_or_else(|| "not in this run".to_string())))?;
+        let mut name = |i: usize| run_at(i).map(|r| format!("{} {} ({} {})", source.backend(), r.version, source.source_name(), r.source_version));
+        let (last_old, first_new) = match found.between {
+            Some((lo, hi)) => (Some(name(lo)?), Some(name(hi)?)),
+            None => (None, None),
+        };
+        changes.push(Change { probe: probe.clone(), last_old, first_new, old_outcome: found.old, new_outcome: found.new, monotone: found.monotone, versions_run: found.looked_at });
+    }
+    Ok(Bisection { backend: source.backend(), source: source.describe(), versions_listed: list.len(), changes, runs: runs.into_values().collect() })
 }
 
 /// The outcome of each probe in one run, as text (`error: ...` for a case without one).
@@ -154,8 +226,8 @@ pub struct Found {
 /// Binary search of one probe over `n` versions, `outcome(i)` running version `i` (each
 /// at most once, cached by the caller).
 pub fn search(n: usize, mut outcome: impl FnMut(usize) -> Result<String, String>) -> Result<Found, String> {
-    let mut seen = std::collections::BTreeSet::new();
-    let mut at = |i: usize, seen: &mut std::collections::BTreeSet<usize>| {
+    let mut seen = BTreeSet::new();
+    let mut at = |i: usize, seen: &mut BTreeSet<usize>| {
         seen.insert(i);
         outcome(i)
     };

@@ -508,7 +508,6 @@ fn crosscheck_command(matrix: &PathBuf, suites: &PathBuf, args: &CrosscheckArgs)
 }
 
 fn bisect_command(suites: &std::path::Path, args: &BisectArgs) -> ExitCode {
-    use crate::bisect::{search, Bisection, Change, SqliteReleases, VersionRun, VersionSource};
     let loaded = match suite::load_dir(suites) {
         Ok(s) => s,
         Err(d) => return invalid(&d),
@@ -517,76 +516,22 @@ fn bisect_command(suites: &std::path::Path, args: &BisectArgs) -> ExitCode {
         eprintln!("error: bisect can obtain SQLite versions only (libsqlite3-sys releases); no source of {} versions is built yet", args.backend);
         return ExitCode::from(2);
     }
-    let source = SqliteReleases { script: args.script.clone() };
-    let list = match source.list() {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
+    let source = crate::bisect::SqliteReleases { script: args.script.clone() };
     let (runtime, interrupt) = match runtime_with_signals() {
         Ok(x) => x,
         Err(code) => return code,
     };
     let started = std::time::Instant::now();
-    let options = RunOptions { filters: args.filters.clone(), ..RunOptions::default() };
-    // Each version is built and run once, for every probe being bisected.
-    let mut runs: std::collections::BTreeMap<usize, VersionRun> = std::collections::BTreeMap::new();
-    let mut run_at = |i: usize| -> Result<VersionRun, String> {
-        if let Some(r) = runs.get(&i) {
-            return Ok(r.clone());
-        }
-        if interrupt.is_set() {
-            return Err("interrupted".to_string());
-        }
-        let (version, spec) = source.provide(&list[i])?;
-        eprintln!("bisect: SQLite {version} (libsqlite3-sys {})", list[i].source_version);
-        let results = runtime.block_on(run::run(&loaded, vec![spec], options.clone(), interrupt.clone(), Reporters::default())).map_err(|e| e.to_string())?;
-        let run = VersionRun { source_version: list[i].source_version.clone(), version, outcomes: crate::bisect::outcomes_of(&results) };
-        runs.insert(i, run.clone());
-        Ok(run)
-    };
-    let last = list.len() - 1;
-    let probes: Vec<String> = match (run_at(0), run_at(last)) {
-        (Ok(a), Ok(b)) => a.outcomes.keys().chain(b.outcomes.keys()).cloned().collect::<std::collections::BTreeSet<_>>().into_iter().collect(),
-        (Err(e), _) | (_, Err(e)) => {
+    let bisection = match crate::bisect::bisect(&source, &loaded, &args.filters, &runtime, interrupt.clone(), |line| eprintln!("bisect: {line}")) {
+        Ok(b) => b,
+        Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::FAILURE;
         }
     };
-    if probes.is_empty() {
-        eprintln!("error: no probe matches the filters on {}", args.backend);
-        return ExitCode::from(2);
+    for change in &bisection.changes {
+        println!("{}", change.describe());
     }
-    let mut changes = Vec::new();
-    for probe in &probes {
-        let found = search(list.len(), |i| run_at(i).map(|r| r.outcomes.get(probe).cloned().unwrap_or_else(|| "not in this run".to_string())));
-        let found = match found {
-            Ok(f) => f,
-            Err(e) => {
-                eprintln!("error: {probe}: {e}");
-                continue;
-            }
-        };
-        let mut name = |i: usize| run_at(i).map(|r| format!("{} (libsqlite3-sys {})", r.version, r.source_version)).unwrap_or_default();
-        let (last_old, first_new) = match found.between {
-            Some((lo, hi)) => (Some(name(lo)), Some(name(hi))),
-            None => (None, None),
-        };
-        match (&last_old, &first_new) {
-            (Some(a), Some(b)) => println!(
-                "{probe}: `{}` until SQLite {a}, `{}` from SQLite {b}{}; {} version(s) run",
-                found.old,
-                found.new,
-                if found.monotone { "" } else { " (not monotone: a version between the ends showed a third outcome)" },
-                found.looked_at
-            ),
-            _ => println!("{probe}: `{}` on SQLite {} and on {}: no change found between them", found.old, name(0), name(last)),
-        }
-        changes.push(Change { probe: probe.clone(), last_old, first_new, old_outcome: found.old, new_outcome: found.new, monotone: found.monotone, versions_run: found.looked_at });
-    }
-    let bisection = Bisection { backend: args.backend, source: source.describe(), versions_listed: list.len(), changes, runs: runs.into_values().collect() };
     let path = args.out.join("bisect.json");
     let written = std::fs::create_dir_all(&args.out)
         .map_err(|e| e.to_string())
