@@ -204,6 +204,13 @@ fn is_port_taken(message: &str) -> bool {
     message.contains("address already in use")
 }
 
+/// Podman's Docker API can report a container that exits at once as `stopped`, a state
+/// the Docker API does not have, so the engine client's inspection after the start fails;
+/// a new container is tried (its exit is then seen, with its code, by the server watch).
+fn is_podman_transient_state(message: &str) -> bool {
+    message.contains("unknown variant `stopped`")
+}
+
 /// A port nothing listens on now (the kernel's choice, released at once).
 fn free_port() -> Result<u16, String> {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -248,7 +255,7 @@ impl Container {
                 Err(e) => {
                     remove_labelled(&instance).await;
                     let message = e.to_string();
-                    if is_port_taken(&message) && attempt < PORT_ATTEMPTS {
+                    if (is_port_taken(&message) || is_podman_transient_state(&message)) && attempt < PORT_ATTEMPTS {
                         attempt += 1;
                         continue;
                     }
@@ -407,6 +414,7 @@ mod tests {
         let podman = "Docker responded with status code 500: cannot listen on the TCP port: listen tcp4 :38059: bind: address already in use";
         assert!(is_port_taken(podman));
         assert!(!is_port_taken("Docker responded with status code 404: no such image"));
+        assert!(is_podman_transient_state("failed to inspect a container: Failed to deserialize JSON: unknown variant `stopped`, expected one of ``, `created`"));
     }
 
     #[test]
