@@ -59,6 +59,16 @@ pub struct FlagRecord {
     pub explain: BTreeMap<String, String>,
 }
 
+/// The entry of a map keyed by selector text (as results files keep them) for a target,
+/// chosen as `suite::select` chooses (a ranged key beats a bare one).
+fn select_by_text<'a, T>(map: &'a BTreeMap<String, T>, backend: Backend, version: Option<&Version>) -> Option<&'a T> {
+    let keyed: Vec<crate::suite::Keyed<&T>> = map
+        .iter()
+        .filter_map(|(k, v)| crate::suite::Selector::parse(k).ok().map(|target| crate::suite::Keyed { target, value: v }))
+        .collect();
+    crate::suite::select(&keyed, backend, version).map(|k| k.value)
+}
+
 /// What one release of the framework sets the flag to, by target selector.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReleaseValues {
@@ -70,22 +80,12 @@ impl FlagRecord {
     /// The flag's value in a release on a target: `None` where no key of the release
     /// names the target (a backend the framework has no backend for).
     pub fn value(&self, release: &ReleaseValues, backend: Backend, version: Option<&Version>) -> Option<bool> {
-        let keyed: Vec<crate::suite::Keyed<bool>> = release
-            .values
-            .iter()
-            .filter_map(|(k, v)| crate::suite::Selector::parse(k).ok().map(|target| crate::suite::Keyed { target, value: *v }))
-            .collect();
-        crate::suite::select(&keyed, backend, version).map(|k| k.value)
+        select_by_text(&release.values, backend, version).copied()
     }
 
     /// The suite's explanation of a disagreement on this target, if it gives one.
     pub fn explanation(&self, backend: Backend, version: Option<&Version>) -> Option<&str> {
-        let keyed: Vec<crate::suite::Keyed<&str>> = self
-            .explain
-            .iter()
-            .filter_map(|(k, v)| crate::suite::Selector::parse(k).ok().map(|target| crate::suite::Keyed { target, value: v.as_str() }))
-            .collect();
-        crate::suite::select(&keyed, backend, version).map(|k| k.value)
+        select_by_text(&self.explain, backend, version).map(String::as_str)
     }
 
     /// Whether the observation shows the capability.
