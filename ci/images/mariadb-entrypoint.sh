@@ -220,8 +220,11 @@ main() {
 		# Empty data directory: initialise as the official image does.
 		verify_minimum_env
 		note "Initializing database files"
+		# As the official images: the mode exists (and is given) from 10.6 on.
+		local old_mode=--old-mode=UTF8_IS_UTF8MB3
+		case "$(mariadbd --version)" in *' Ver 10.'[0-5].*) old_mode= ;; esac
 		mariadb-install-db --datadir="$DATADIR" --rpm --auth-root-authentication-method=normal \
-			--skip-test-db --old-mode='UTF8_IS_UTF8MB3' --default-time-zone=SYSTEM \
+			--skip-test-db $old_mode --default-time-zone=SYSTEM \
 			--enforce-storage-engine= --skip-log-bin --expire-logs-days=0 \
 			--loose-innodb_buffer_pool_load_at_startup=0 \
 			--loose-innodb_buffer_pool_dump_at_shutdown=0 "${@:2}"
