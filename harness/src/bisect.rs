@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use crate::backends::Backend;
 use crate::matrix::{Launch, TargetSpec};
-use crate::result::{RunResults, Verdict};
+use crate::result::{BisectRecord, BisectedVersion, RunResults, Verdict};
 use crate::run::{self, Interrupt, Reporters, RunOptions};
 use crate::suite::Suite;
 
@@ -109,47 +109,12 @@ pub struct VersionRun {
     pub outcomes: BTreeMap<String, String>,
 }
 
-/// Where one probe's outcome changes.
-#[derive(Debug, Clone, Serialize)]
-pub struct Change {
-    pub probe: String,
-    /// `None` when the two ends agree: no change was found between them (it may have
-    /// changed and changed back; a binary search cannot tell).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub last_old: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub first_new: Option<String>,
-    pub old_outcome: String,
-    pub new_outcome: String,
-    /// False when a version between the ends showed a third outcome.
-    pub monotone: bool,
-    /// How many versions this probe's search looked at.
-    pub versions_run: usize,
-}
-
-impl Change {
-    /// The line the command prints.
-    pub fn describe(&self) -> String {
-        match (&self.last_old, &self.first_new) {
-            (Some(a), Some(b)) => format!(
-                "{}: `{}` until {a}, `{}` from {b}{}; {} version(s) run",
-                self.probe,
-                self.old_outcome,
-                self.new_outcome,
-                if self.monotone { "" } else { " (not monotone: a version between the ends showed a third outcome)" },
-                self.versions_run
-            ),
-            _ => format!("{}: `{}` at both ends: no change found between them; {} version(s) run", self.probe, self.old_outcome, self.versions_run),
-        }
-    }
-}
-
 #[derive(Debug, Serialize)]
 pub struct Bisection {
     pub backend: Backend,
     pub source: String,
     pub versions_listed: usize,
-    pub changes: Vec<Change>,
+    pub changes: Vec<BisectRecord>,
     /// Every version run, oldest first.
     pub runs: Vec<VersionRun>,
 }
@@ -184,12 +149,25 @@ pub fn bisect(source: &dyn VersionSource, suites: &[Suite], filters: &[String], 
     let mut changes = Vec::new();
     for probe in &probes {
         let found = search(list.len(), |i| run_at(i).map(|r| r.outcomes.get(probe).cloned().unwrap_or_else(|| "not in this run".to_string())))?;
-        let mut name = |i: usize| run_at(i).map(|r| format!("{} {} ({} {})", source.backend(), r.version, source.source_name(), r.source_version));
+        let mut at = |i: usize| {
+            run_at(i).map(|r| BisectedVersion { version: r.version, source_version: format!("{} {}", source.source_name(), r.source_version) })
+        };
         let (last_old, first_new) = match found.between {
-            Some((lo, hi)) => (Some(name(lo)?), Some(name(hi)?)),
+            Some((lo, hi)) => (Some(at(lo)?), Some(at(hi)?)),
             None => (None, None),
         };
-        changes.push(Change { probe: probe.clone(), last_old, first_new, old_outcome: found.old, new_outcome: found.new, monotone: found.monotone, versions_run: found.looked_at });
+        changes.push(BisectRecord {
+            probe: probe.clone(),
+            backend: source.backend(),
+            source: source.describe(),
+            last_old,
+            first_new,
+            old_outcome: found.old,
+            new_outcome: found.new,
+            monotone: found.monotone,
+            versions_run: found.looked_at,
+            versions_listed: list.len(),
+        });
     }
     Ok(Bisection { backend: source.backend(), source: source.describe(), versions_listed: list.len(), changes, runs: runs.into_values().collect() })
 }

@@ -144,6 +144,7 @@ mod tests {
             targets,
             probes: vec![],
             cases,
+            bisections: vec![],
         }
     }
 

@@ -139,6 +139,11 @@ struct BisectArgs {
     /// Where `bisect.json` is written.
     #[arg(long, default_value = "target/bisect")]
     out: PathBuf,
+    /// A results file to record the findings in (replacing earlier findings for the same
+    /// probes), so that its reports say where behaviour changed; `dbcompat report`
+    /// renders it again.
+    #[arg(long)]
+    record: Option<PathBuf>,
     /// The script that lists and builds the versions (`--list-crates`, `--crate V`).
     #[arg(long, default_value = "ci/build-sqlite-libs.sh")]
     script: PathBuf,
@@ -540,6 +545,19 @@ fn bisect_command(suites: &std::path::Path, args: &BisectArgs) -> ExitCode {
     if let Err(e) = written {
         eprintln!("error: cannot write {}: {e}", path.display());
         return ExitCode::FAILURE;
+    }
+    if let Some(results_path) = &args.record {
+        let recorded = RunResults::read(results_path).and_then(|mut results| {
+            crate::result::merge_bisections(&mut results.bisections, bisection.changes.clone());
+            results.write(results_path).map_err(|e| e.to_string())
+        });
+        match recorded {
+            Ok(()) => println!("bisect: recorded in {}", results_path.display()),
+            Err(e) => {
+                eprintln!("error: cannot record in {}: {e}", results_path.display());
+                return ExitCode::FAILURE;
+            }
+        }
     }
     println!("bisect: {} versions listed, {} run; {} ({:.1} s)", bisection.versions_listed, bisection.runs.len(), path.display(), started.elapsed().as_secs_f64());
     if let Some(signal) = interrupt.signal() {

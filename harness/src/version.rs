@@ -165,6 +165,29 @@ impl VersionRange {
         }
     }
 
+    /// Each bound the range was written with (`>=`, `>`, `<=`, `<`), alone as a
+    /// one-sided range: `>=10.3,<10.6` gives `>=10.3` and `<10.6`. These are where a
+    /// selector says behaviour changes. An exact `=17` gives none: it names versions,
+    /// not a boundary.
+    pub fn edges(&self) -> Vec<(Version, VersionRange)> {
+        if self.text.split(',').any(|part| !part.trim().starts_with(['<', '>'])) {
+            return Vec::new();
+        }
+        let one = |lower: Bound, upper: Bound, op: &str, v: &Version| (v.clone(), VersionRange { lower, upper, text: format!("{op}{v}") });
+        let mut edges = Vec::new();
+        match &self.lower {
+            Bound::Inclusive(v) => edges.push(one(Bound::Inclusive(v.clone()), Bound::Unbounded, ">=", v)),
+            Bound::Exclusive(v) => edges.push(one(Bound::Exclusive(v.clone()), Bound::Unbounded, ">", v)),
+            Bound::Unbounded => {}
+        }
+        match &self.upper {
+            Bound::Inclusive(v) => edges.push(one(Bound::Unbounded, Bound::Inclusive(v.clone()), "<=", v)),
+            Bound::Exclusive(v) => edges.push(one(Bound::Unbounded, Bound::Exclusive(v.clone()), "<", v)),
+            Bound::Unbounded => {}
+        }
+        edges
+    }
+
     /// Whether some version lies in both ranges.
     pub fn overlaps(&self, other: &VersionRange) -> bool {
         let both = VersionRange {
@@ -209,6 +232,16 @@ fn tighter_upper(a: Bound, b: Bound) -> Bound {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn edges_are_the_written_bounds_alone_and_exact_versions_have_none() {
+        let texts = |r: &str| VersionRange::parse(r).unwrap().edges().into_iter().map(|(v, e)| format!("{v} {e}")).collect::<Vec<_>>();
+        assert_eq!(texts(">=10.3,<10.6"), ["10.3 >=10.3", "10.6 <10.6"]);
+        assert_eq!(texts("<=3.34"), ["3.34 <=3.34"]);
+        assert!(texts("=17").is_empty());
+        let (_, below) = &VersionRange::parse("<10.6").unwrap().edges()[0];
+        assert!(below.contains(&Version::parse("10.5.29").unwrap()) && !below.contains(&Version::parse("10.6").unwrap()));
+    }
 
     fn v(s: &str) -> Version {
         Version::parse(s).unwrap()

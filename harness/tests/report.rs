@@ -298,9 +298,9 @@ fn backend_pages_say_where_behaviour_changes() {
         let row = elements(&mariadb, "tr").into_iter().find(|r| r.attr("data-probe") == Some(probe)).unwrap();
         row.elements("td").into_iter().find(|td| td.attr("class") == Some("changes bstart")).unwrap().text()
     };
-    assert_eq!(changes("equality_ignores_case"), "rows:(1) until 10.6; rows:(0) since 10.11");
+    assert_eq!(changes("equality_ignores_case"), "changed between 10.6.20 and 10.11.10: rows:(1) → rows:(0)");
     assert_eq!(changes("like_ascii_case_insensitive"), "same on all 2 measured versions");
-    assert_eq!(changes("select_for_update_nowait"), "blocked until 10.6; error:lock_not_available since 10.11");
+    assert_eq!(changes("select_for_update_nowait"), "changed between 10.6.20 and 10.11.10: blocked → error:lock_not_available");
     let postgres = read(&out, "backend-postgres.html");
     assert!(postgres.contains("one version measured"), "postgres-17 errored, so only 16 measured nowait");
     assert!(!out.join("backend-oracle.html").exists(), "no page for a backend without targets");
@@ -699,7 +699,7 @@ fn anomalies_page_derives_each_cell_from_the_outcomes() {
     // The backend's default level is marked; a cell links to the case on its probe page.
     assert!(page.contains("read committed <span title=\"default level\">★</span>"));
     assert!(page.contains("href=\"probe-select_for_update_nowait.html#t-mariadb-10.11\""));
-    assert!(page.contains("occurs <span class=\"changed\">until 10.6</span>; prevented (error:lock_not_available) <span class=\"changed\">since 10.11</span>"), "{page}");
+    assert!(page.contains("<span class=\"changed\">changed between 10.6.20 and 10.11.10</span>: occurs → prevented (error:lock_not_available)"), "{page}");
     // Every link of the page resolves, and the index links to it.
     for a in elements(&page, "a") {
         let href = a.attr("href").unwrap_or_default();
@@ -711,4 +711,53 @@ fn anomalies_page_derives_each_cell_from_the_outcomes() {
     // Without anomaly probes the page says so.
     let (_root, plain) = site(&fixture("basic.json"), None);
     assert!(read(&plain, "anomalies.html").contains("No probe in this run tests an isolation anomaly"));
+}
+
+/// The basic fixture with version boundaries written in: `equality_ignores_case` expects
+/// a change at MariaDB 10.11 (where it changes), `like_ascii_case_insensitive` a change at
+/// 10.11 that the servers do not show, and a claim bounds 10.6, below every version run.
+/// A bisection of `like_ascii_case_insensitive` on SQLite is recorded beside them.
+fn with_boundaries() -> RunResults {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/results/basic.json");
+    let mut v: serde_json::Value = serde_json::from_str(&fs::read_to_string(path).unwrap()).unwrap();
+    for p in v["probes"].as_array_mut().unwrap() {
+        match p["id"].as_str() {
+            Some("equality_ignores_case") => {
+                p["expect"]["mariadb>=10.11"] = serde_json::json!(["rows:(0)"]);
+                p["claims"][0]["predicts"]["mariadb<10.6"] = serde_json::json!(["rows:(1)"]);
+            }
+            Some("like_ascii_case_insensitive") => p["expect"]["mariadb>=10.11"] = serde_json::json!(["rows:(0)"]),
+            _ => {}
+        }
+    }
+    for c in v["cases"].as_array_mut().unwrap() {
+        let (probe, target) = (c["probe"].as_str().unwrap().to_string(), c["target"].as_str().unwrap().to_string());
+        if target == "mariadb-10.11" && (probe == "equality_ignores_case" || probe == "like_ascii_case_insensitive") {
+            c["expected"] = serde_json::json!(["rows:(0)"]);
+        }
+    }
+    v["bisections"] = serde_json::json!([{
+        "probe": "like_ascii_case_insensitive", "backend": "sqlite", "source": "test releases",
+        "last_old": {"version": "3.30.1", "source_version": "libsqlite3-sys 0.17.3"},
+        "first_new": {"version": "3.31.1", "source_version": "libsqlite3-sys 0.18.0"},
+        "old_outcome": "rows:(0)", "new_outcome": "rows:(1)", "monotone": true, "versions_run": 6, "versions_listed": 40
+    }]);
+    serde_json::from_value(v).unwrap()
+}
+
+#[test]
+fn documented_boundaries_are_checked_against_the_measured_versions() {
+    let (_root, out) = site(&with_boundaries(), None);
+    let probe = read(&out, "probe-equality_ignores_case.html");
+    assert!(probe.contains("<h2>Where the behaviour changes</h2>"), "{probe}");
+    assert!(probe.contains("<code>mariadb&gt;=10.11</code> (expectation, bound <code>&gt;=10.11</code>): <span class=\"chip confirmed\">✓ agrees</span> changed between 10.6.20 and 10.11.10"), "{probe}");
+    assert!(probe.contains("<code>mariadb&lt;10.6</code> (claim 1, bound <code>&lt;10.6</code>): <span class=\"chip unmeasured\">– one side</span> no version &lt;10.6 measured"), "{probe}");
+    let like = read(&out, "probe-like_ascii_case_insensitive.html");
+    assert!(like.contains("<span class=\"chip contradicted\">✗ contradicted</span> <code>rows:(1)</code> on both 10.6.20 and 10.11.10"), "{like}");
+    // The bisection is a change of its own on SQLite, where the run measured one version.
+    assert!(like.contains("changed between 3.30.1 and 3.31.1</span> <span class=\"muted\">(bisect: 6 of 40 versions run)</span>"), "{like}");
+    let claims = read(&out, "claims.html");
+    assert!(claims.contains("✗ 1 contradicted</span> <span class=\"chip confirmed\">✓ 1 agree</span> <span class=\"chip unmeasured\">– 1 measured on one side only"), "{claims}");
+    let contradicted = claims.split("<h3>Contradicted by the measurements</h3>").nth(1).unwrap().split("</ul>").next().unwrap();
+    assert!(contradicted.contains("like_ascii_case_insensitive") && !contradicted.contains("equality_ignores_case"), "{contradicted}");
 }

@@ -21,7 +21,7 @@ use crate::result::{AnomalyRecord, CaseResult, Verdict};
 use crate::suite::ANOMALIES;
 
 use super::html::{esc, Current, Shell};
-use super::model::{outcome_text, runs, Model, TargetView};
+use super::model::{outcome_text, Model, TargetView};
 
 /// SQLite's default variant: its BEGIN is BEGIN DEFERRED and its default journal mode is
 /// DELETE (a rollback journal).
@@ -335,23 +335,22 @@ fn changes(out: &mut String, table: &Table, backend: Backend, targets: &[TargetV
                     (s != Summary::NotMeasured).then(|| (t, s.text()))
                 })
                 .collect();
-            let segments = runs(&measured, |x, y| x.1 == y.1);
+            let items: Vec<(String, String)> =
+                measured.iter().map(|(t, s)| (t.version.as_ref().map_or_else(|| t.version_label.clone(), ToString::to_string), s.clone())).collect();
+            let segments = super::boundaries::segments(&items);
             if segments.len() < 2 {
                 continue;
             }
-            let last = segments.len() - 1;
             let phrases: Vec<String> = segments
-                .iter()
-                .enumerate()
-                .map(|(i, r)| {
-                    let (from, to) = (&measured[r.start].0.version_label, &measured[r.end - 1].0.version_label);
-                    let when = match i {
-                        0 => format!("until {to}"),
-                        i if i == last => format!("since {from}"),
-                        _ if from == to => format!("in {from}"),
-                        _ => format!("in {from}–{to}"),
-                    };
-                    format!("{} <span class=\"changed\">{}</span>", esc(&measured[r.start].1), esc(&when))
+                .windows(2)
+                .map(|w| {
+                    format!(
+                        "<span class=\"changed\">changed between {} and {}</span>: {} → {}",
+                        esc(&w[0].2),
+                        esc(&w[1].1),
+                        esc(&w[0].0),
+                        esc(&w[1].0)
+                    )
                 })
                 .collect();
             lines.push(format!("<li><strong>{}</strong> · {}: {}</li>", esc(level), esc(a), phrases.join("; ")));

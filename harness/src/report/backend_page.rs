@@ -1,6 +1,6 @@
 //! `backend-<name>.html`: the feature report of one backend. Every area, every probe's
 //! outcome on each version, and where the behaviour changes between versions, in words
-//! ("… until 10.6; … since 10.11").
+//! ("changed between 10.6.21 and 10.11.19: … → …").
 
 use std::fmt::Write as _;
 
@@ -8,7 +8,8 @@ use crate::backends::Backend;
 
 use super::html::{breakable_id, count_chip, esc, legend, truncate, Current, Shell};
 use super::matrix::cell_html;
-use super::model::{outcome_text, runs, Cell, Model, Status, TargetView};
+use super::boundaries;
+use super::model::{runs, Cell, Model, Status, TargetView};
 
 /// Outcomes are shown whole here (the page has a handful of columns), within reason.
 const CELL_TEXT: usize = 80;
@@ -52,7 +53,7 @@ pub(crate) fn render(model: &Model, shell: &Shell, backend: Backend, targets: &[
                 let href = format!("{page}#{}", model.names.target_anchor(first.id()));
                 cell_html(&mut body, cell, span, &href, n == 0, CELL_TEXT);
             }
-            let _ = writeln!(body, "<td class=\"changes bstart\">{}</td></tr>", changes_html(targets, &cells));
+            let _ = writeln!(body, "<td class=\"changes bstart\">{}</td></tr>", changes_html(model, p.id, backend, targets, &cells));
         }
         body.push_str("</tbody></table></div>\n");
     }
@@ -80,72 +81,37 @@ fn targets_table(out: &mut String, model: &Model, targets: &[TargetView]) {
     out.push_str("</tbody></table>\n");
 }
 
-/// What a cell says about the server's behaviour, as opposed to the harness: the observed
-/// outcome, or that the probe does not apply. Errors and unrun cases say nothing.
-fn behaviour(cell: &Cell) -> Option<String> {
-    match cell.status? {
-        Status::Pass | Status::Fail | Status::NoExpectation | Status::Undefined => cell.outcome.map(outcome_text),
-        Status::NotApplicable => Some("not applicable".to_string()),
-        Status::Error | Status::Flaky | Status::NotRun | Status::Unsupported => None,
+fn changes_html(model: &Model, probe: &str, backend: Backend, targets: &[TargetView], cells: &[Cell]) -> String {
+    let points = boundaries::points(targets, cells);
+    let changes = boundaries::changes(&points, &boundaries::bisections_of(model, probe, backend));
+    if changes.is_empty() {
+        return match points.len() {
+            0 => "<span class=\"muted\">not measured</span>".to_string(),
+            1 => "<span class=\"muted\">one version measured</span>".to_string(),
+            n => format!("<span class=\"muted\">same on all {n} measured versions</span>"),
+        };
     }
+    changes.iter().map(|c| change_html(c, CELL_TEXT)).collect::<Vec<_>>().join("; ")
 }
 
-/// How the behaviour changes with the version, in words; `None` when nothing was measured.
-pub(crate) fn version_changes(targets: &[TargetView], cells: &[Cell]) -> Option<VersionChanges> {
-    let measured: Vec<(&TargetView, String)> =
-        targets.iter().zip(cells).filter_map(|(t, c)| Some((t, behaviour(c)?))).collect();
-    let segments: Vec<(String, &str, &str)> = runs(&measured, |a, b| a.1 == b.1)
-        .into_iter()
-        .filter_map(|r| {
-            let first = measured.get(r.start)?;
-            let last = measured.get(r.end - 1)?;
-            Some((first.1.clone(), first.0.version_label.as_str(), last.0.version_label.as_str()))
-        })
-        .collect();
-    match segments.as_slice() {
-        [] => None,
-        [_] => Some(VersionChanges::Same { versions: measured.len() }),
-        _ => {
-            let last = segments.len() - 1;
-            let phrases = segments
-                .iter()
-                .enumerate()
-                .map(|(i, (b, from, to))| {
-                    let when = if i == 0 {
-                        format!("until {to}")
-                    } else if i == last {
-                        format!("since {from}")
-                    } else if from == to {
-                        format!("in {from}")
-                    } else {
-                        format!("in {from}–{to}")
-                    };
-                    (b.clone(), when)
-                })
-                .collect();
-            Some(VersionChanges::Changes(phrases))
-        }
-    }
-}
-
-pub(crate) enum VersionChanges {
-    /// One behaviour on every measured version.
-    Same { versions: usize },
-    /// (behaviour, `until 10.6` / `in 10.11–11.4` / `since 11.8`), oldest first.
-    Changes(Vec<(String, String)>),
-}
-
-fn changes_html(targets: &[TargetView], cells: &[Cell]) -> String {
-    match version_changes(targets, cells) {
-        None => "<span class=\"muted\">not measured</span>".to_string(),
-        Some(VersionChanges::Same { versions: 1 }) => "<span class=\"muted\">one version measured</span>".to_string(),
-        Some(VersionChanges::Same { versions }) => format!("<span class=\"muted\">same on all {versions} measured versions</span>"),
-        Some(VersionChanges::Changes(phrases)) => {
-            let parts: Vec<String> = phrases
-                .iter()
-                .map(|(b, when)| format!("<code>{}</code> <span class=\"changed\">{}</span>", esc(&truncate(b, CELL_TEXT)), esc(when)))
-                .collect();
-            parts.join("; ")
-        }
-    }
+/// `changed between 10.5.29 and 10.11.19: old → new`, with the bisection's narrower
+/// interval where there is one.
+pub(crate) fn change_html(c: &boundaries::Change, width: usize) -> String {
+    let (lo, hi) = c.interval();
+    let how = match &c.narrowed {
+        Some(n) => format!(
+            " <span class=\"muted\">(bisect: {} of {} versions run{})</span>",
+            n.versions_run,
+            n.versions_listed,
+            if n.monotone { "" } else { "; not monotone" }
+        ),
+        None => String::new(),
+    };
+    format!(
+        "<span class=\"changed\">changed between {} and {}</span>{how}: <code>{}</code> → <code>{}</code>",
+        esc(lo),
+        esc(hi),
+        esc(&truncate(&c.old, width)),
+        esc(&truncate(&c.new, width))
+    )
 }

@@ -236,6 +236,7 @@ pub(crate) fn render(model: &Model, shell: &Shell) -> String {
         count(Finding::NotObserved),
         count(Finding::NotMeasurable)
     );
+    boundaries_section(&mut body, model);
     if reports.is_empty() {
         body.push_str("<p class=\"muted\">No probe in this run quotes a documentation claim.</p>");
     }
@@ -258,3 +259,39 @@ pub(crate) fn render(model: &Model, shell: &Shell) -> String {
     }
     shell.page(Current::Claims, "Documentation claims", &body)
 }
+
+/// Every version boundary the expectations and claims document, against the
+/// measurements: the contradicted ones listed, the others counted and listed folded.
+fn boundaries_section(out: &mut String, model: &Model) {
+    use super::boundaries::Verdict;
+    let all = super::boundaries::all_documented(model);
+    if all.is_empty() {
+        return;
+    }
+    let is = |v: fn(&Verdict) -> bool| all.iter().filter(|(_, d)| v(&d.verdict)).count();
+    let contradicted = is(|v| matches!(v, Verdict::Contradicted { .. }));
+    let agrees = is(|v| matches!(v, Verdict::Agrees { .. }));
+    let one_side = is(|v| matches!(v, Verdict::OneSide { .. }));
+    let _ = writeln!(
+        out,
+        "<h2 id=\"boundaries\">Documented version boundaries</h2>\n<p>A bound of a version-ranged selector in a probe's expectations or claims (<code>mariadb&lt;10.6</code>) documents that behaviour changes there. Measured on the consecutive versions either side of it: <span class=\"chip contradicted\">✗ {contradicted} contradicted</span> <span class=\"chip confirmed\">✓ {agrees} agree</span> <span class=\"chip unmeasured\">– {one_side} measured on one side only</span></p>"
+    );
+    let item = |(probe, d): &(String, super::boundaries::Documented)| {
+        format!("<li><a class=\"probe\" href=\"{}\">{}</a> · {}: {}</li>", model.names.probe_page(probe), esc(probe), esc(d.backend.name()), super::probe_page::documented_html(d))
+    };
+    let list = |v: fn(&Verdict) -> bool| all.iter().filter(|(_, d)| v(&d.verdict)).map(item).collect::<Vec<_>>().join("");
+    if contradicted > 0 {
+        let _ = writeln!(out, "<h3>Contradicted by the measurements</h3><ul>{}</ul>", list(|v| matches!(v, Verdict::Contradicted { .. })));
+    } else {
+        out.push_str("<p class=\"muted\">No documented boundary is contradicted by the measured versions.</p>\n");
+    }
+    for (n, title, pick) in [
+        (agrees, "agree with the measurements", (|v: &Verdict| matches!(v, Verdict::Agrees { .. })) as fn(&Verdict) -> bool),
+        (one_side, "are measured on one side only", |v: &Verdict| matches!(v, Verdict::OneSide { .. })),
+    ] {
+        if n > 0 {
+            let _ = writeln!(out, "<details><summary>{n} boundaries {title}</summary><ul>{}</ul></details>", list(pick));
+        }
+    }
+}
+

@@ -12,6 +12,7 @@
 mod anomalies;
 mod flags;
 mod backend_page;
+mod boundaries;
 mod claims;
 pub mod console;
 pub mod diff;

@@ -9,9 +9,11 @@ use std::fmt::Write as _;
 use crate::driver::Response;
 use crate::result::{CaseResult, ProbeRecord, StatementRecord, StepKind, StepRecord, Verdict};
 
+use super::backend_page::change_html;
+use super::boundaries::{self, Documented};
 use super::claims::{claim_block, evaluate_probe};
 use super::html::{chip, code, esc, outcome_code, truncate, Current, Shell};
-use super::model::{outcome_text, verdict_reason, Model, ProbeView, Status};
+use super::model::{outcome_text, verdict_reason, Cell, Model, ProbeView, Status};
 
 /// A result set this long is cut on the page (the canonical observation is complete).
 const MAX_ROWS: usize = 50;
@@ -37,6 +39,7 @@ pub(crate) fn render(model: &Model, shell: &Shell, probe: &ProbeView) -> String 
     }
     let cases = model.cases_of(probe.id);
     overview(&mut body, model, &cases);
+    version_boundaries(&mut body, model, probe);
     if let Some(record) = probe.record {
         let reports = evaluate_probe(model, probe);
         if !reports.is_empty() {
@@ -80,6 +83,72 @@ fn overview(out: &mut String, model: &Model, cases: &[&CaseResult]) {
         );
     }
     out.push_str("</tbody></table>\n");
+}
+
+/// Per backend: where the measured behaviour changes between versions, and each version
+/// boundary the expectations and claims document, checked against that.
+fn version_boundaries(out: &mut String, model: &Model, probe: &ProbeView) {
+    let mut rows = String::new();
+    for (backend, targets) in model.backend_groups() {
+        let cells: Vec<Cell> = targets.iter().map(|t| model.cell(probe.id, t.id())).collect();
+        let points = boundaries::points(targets, &cells);
+        let bisections = boundaries::bisections_of(model, probe.id, backend);
+        let changes = boundaries::changes(&points, &bisections);
+        let documented: Vec<Documented> =
+            probe.record.map(|r| boundaries::documented(r, backend, &points, |t| model.case(probe.id, t), &bisections)).unwrap_or_default();
+        if points.len() < 2 && changes.is_empty() && documented.is_empty() {
+            continue;
+        }
+        let measured = if changes.is_empty() {
+            match (points.first(), points.last()) {
+                (Some(a), Some(z)) if points.len() > 1 => format!("<span class=\"muted\">the same on all {} measured versions ({}–{})</span>", points.len(), esc(&a.version), esc(&z.version)),
+                (Some(a), _) => format!("<span class=\"muted\">one version measured ({})</span>", esc(&a.version)),
+                _ => "<span class=\"muted\">not measured</span>".to_string(),
+            }
+        } else {
+            changes.iter().map(|c| change_html(c, 120)).collect::<Vec<_>>().join("<br>")
+        };
+        let doc = if documented.is_empty() {
+            "<span class=\"muted\">none</span>".to_string()
+        } else {
+            documented.iter().map(documented_html).collect::<Vec<_>>().join("<br>")
+        };
+        let _ = write!(rows, "<tr><td>{}</td><td>{measured}</td><td>{doc}</td></tr>", esc(backend.name()));
+    }
+    if !rows.is_empty() {
+        let _ = write!(
+            out,
+            "<h2>Where the behaviour changes</h2>\n<p class=\"meta\">Between two consecutive measured versions, narrowed by <code>dbcompat bisect</code> where it ran; a documented boundary is a bound of a version-ranged selector in the expectations or a claim.</p>\n<table class=\"data\"><thead><tr><th>backend</th><th>measured</th><th>documented boundaries</th></tr></thead><tbody>{rows}</tbody></table>\n"
+        );
+    }
+}
+
+/// One documented boundary and what the measurements say of it.
+pub(crate) fn documented_html(d: &Documented) -> String {
+    let origin = match d.origin {
+        boundaries::Origin::Expectation => "expectation".to_string(),
+        boundaries::Origin::Claim(i) => format!("claim {}", i + 1),
+    };
+    let verdict = match &d.verdict {
+        boundaries::Verdict::Agrees { last_old, first_new } => {
+            format!("<span class=\"chip confirmed\">✓ agrees</span> changed between {} and {}", esc(last_old), esc(first_new))
+        }
+        boundaries::Verdict::Contradicted { last_old, first_new, behaviour } => format!(
+            "<span class=\"chip contradicted\">✗ contradicted</span> <code>{}</code> on both {} and {}",
+            esc(&truncate(behaviour, 120)),
+            esc(last_old),
+            esc(first_new)
+        ),
+        boundaries::Verdict::OneSide { measured, bisected } => {
+            let bis = match bisected {
+                Some((a, z, true)) => format!("; bisect: changed between {} and {}, across it", esc(a), esc(z)),
+                Some((a, z, false)) => format!("; bisect: changed between {} and {}, not across it", esc(a), esc(z)),
+                None => String::new(),
+            };
+            format!("<span class=\"chip unmeasured\">– one side</span> {}{bis}", esc(measured))
+        }
+    };
+    format!("<code>{}</code> ({origin}, bound <code>{}</code>): {verdict}", esc(&d.selector), esc(&d.edge))
 }
 
 fn expected_html(c: &CaseResult) -> String {

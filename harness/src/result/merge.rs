@@ -57,6 +57,7 @@ pub fn merge(runs: Vec<RunResults>) -> Result<(RunResults, MergeReport), String>
                 merged.probes.push(p);
             }
         }
+        super::merge_bisections(&mut merged.bisections, run.bisections);
         for c in run.cases {
             let key = (c.probe.clone(), c.target.clone());
             match cases.get(&key) {
@@ -106,6 +107,7 @@ mod tests {
                 .iter()
                 .map(|(p, t, o)| CaseResult { outcome: Some(vec![o.parse().unwrap()]), ..CaseResult::new(p, "a", "s", t) })
                 .collect(),
+            bisections: vec![],
         }
     }
 

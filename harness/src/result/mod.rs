@@ -4,6 +4,7 @@
 //! merges, diffs): it carries a schema version and everything needed to judge a case
 //! again without a server.
 
+pub mod bisected;
 pub mod merge;
 pub mod probe;
 pub mod verdict;
@@ -18,6 +19,7 @@ use crate::outcome::Outcome;
 use crate::profile::Profile;
 use crate::redact;
 
+pub use bisected::{merge_bisections, BisectRecord, BisectedVersion};
 pub use probe::{AnomalyRecord, ClaimCheck, ClaimRecord, FlagRecord, ProbeRecord, ReleaseValues};
 pub use verdict::{judge, Verdict};
 pub use write::{write_results, ResultsFile};
@@ -44,6 +46,9 @@ pub struct RunResults {
     /// What every probe in the run asks and claims, so reports need no suite files.
     pub probes: Vec<ProbeRecord>,
     pub cases: Vec<CaseResult>,
+    /// What `dbcompat bisect --record` found for probes of this run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bisections: Vec<BisectRecord>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -355,6 +360,7 @@ mod tests {
             targets: vec![target],
             probes: vec![],
             cases: vec![case],
+            bisections: vec![],
         };
         let clean = run.scrubbed();
         let messages = serde_json::to_string(&(&clean.targets, &clean.cases[0].verdict, &clean.cases[0].transcript[0].statements[0].failure, &clean.cases[0].transcript[0].statements[0].error)).unwrap();
@@ -378,6 +384,7 @@ mod tests {
             targets: vec![],
             probes: vec![],
             cases: vec![CaseResult::new("p", "a", "s", "t")],
+            bisections: vec![],
         };
         run.cases[0].verdict = Verdict::Error { reason: "flaky: 3 runs gave ok (2x), rows:(1) (1x)".into() };
         let path = dir.path().join("v1.json");

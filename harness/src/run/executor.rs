@@ -285,6 +285,7 @@ mod tests {
             targets: vec![],
             probes: vec![],
             cases: vec![result],
+            bisections: vec![],
         };
         let tally = results.tally();
         assert_eq!((tally.unsupported, tally.not_applicable), (1, 0), "counted apart from not applicable");

@@ -509,7 +509,10 @@ impl Case<'_> {
         }
     }
 
-    /// Gives blocked steps one more window to finish, recording those that did.
+    /// Gives blocked steps one more window to finish, recording those that did. One that
+    /// the server says no longer waits for a lock has been granted it and is running (on
+    /// a busy machine that can take longer than a window): it is given up to the step
+    /// timeout, so that it is not cancelled as if it were still blocked.
     async fn settle(&mut self, after_step: usize) -> Result<(), String> {
         if self.pending.is_empty() {
             return Ok(());
@@ -518,7 +521,14 @@ impl Case<'_> {
         let mut still = Vec::new();
         let mut result = Ok(());
         for mut p in std::mem::take(&mut self.pending) {
-            match tokio::time::timeout_at(deadline, &mut p.handle).await {
+            let mut joined = tokio::time::timeout_at(deadline, &mut p.handle).await;
+            if joined.is_err() {
+                let waits = tokio::time::timeout(LOCK_WAIT_CHECK_TIMEOUT, p.canceller.lock_wait()).await.ok().flatten();
+                if waits == Some(false) {
+                    joined = tokio::time::timeout(self.timing.step_timeout, &mut p.handle).await;
+                }
+            }
+            match joined {
                 Ok(joined) => {
                     let r = self.complete(p.record, &p.session, joined, Some(after_step));
                     result = result.and(r);

@@ -218,6 +218,7 @@ impl Session {
             targets: self.pool.records(),
             probes: self.probes.iter().filter(|p| cases.iter().any(|c| c.probe == p.id)).map(|p| ProbeRecord::from_probe(p)).collect(),
             cases,
+            bisections: Vec::new(),
         }
         .scrubbed(); // before anything is shown or written
         self.reporters.emit(EventKind::RunFinished { results: &results });
