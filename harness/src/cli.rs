@@ -133,7 +133,8 @@ struct BisectArgs {
     /// The probes: cases whose name (`area::probe::target`) contains one of these.
     #[arg(required = true)]
     filters: Vec<String>,
-    /// The backend whose versions are searched (SQLite only, today).
+    /// The backend whose versions are searched: `sqlite` (libsqlite3-sys releases),
+    /// `postgres` (npm's minor releases) or `mariadb` (the Debian suites' packages).
     #[arg(long, default_value = "sqlite")]
     backend: crate::backends::Backend,
     /// Where `bisect.json` is written.
@@ -144,9 +145,12 @@ struct BisectArgs {
     /// renders it again.
     #[arg(long)]
     record: Option<PathBuf>,
-    /// The script that lists and builds the versions (`--list-crates`, `--crate V`).
-    #[arg(long, default_value = "ci/build-sqlite-libs.sh")]
-    script: PathBuf,
+    /// The script that lists and builds the versions: by default
+    /// `ci/build-sqlite-libs.sh` (`--list-crates`, `--crate V`) for SQLite and
+    /// `ci/build-images.sh` (`--list-npm-postgres`, `--npm-postgres V`;
+    /// `--list-debian-mariadb`, `--debian-mariadb TAG`) for PostgreSQL and MariaDB.
+    #[arg(long)]
+    script: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -517,17 +521,22 @@ fn bisect_command(suites: &std::path::Path, args: &BisectArgs) -> ExitCode {
         Ok(s) => s,
         Err(d) => return invalid(&d),
     };
-    if args.backend != crate::backends::Backend::Sqlite {
-        eprintln!("error: bisect can obtain SQLite versions only (libsqlite3-sys releases); no source of {} versions is built yet", args.backend);
-        return ExitCode::from(2);
-    }
-    let source = crate::bisect::SqliteReleases { script: args.script.clone() };
+    let script = |default: &str| args.script.clone().unwrap_or_else(|| PathBuf::from(default));
+    let source: Box<dyn crate::bisect::VersionSource> = match args.backend {
+        crate::backends::Backend::Sqlite => Box::new(crate::bisect::SqliteReleases { script: script("ci/build-sqlite-libs.sh") }),
+        crate::backends::Backend::Postgres => Box::new(crate::bisect::PostgresReleases { script: script("ci/build-images.sh") }),
+        crate::backends::Backend::Mariadb => Box::new(crate::bisect::DebianMariadb { script: script("ci/build-images.sh") }),
+        other => {
+            eprintln!("error: bisect can obtain SQLite, PostgreSQL and MariaDB versions only; no source of {other} versions is built yet");
+            return ExitCode::from(2);
+        }
+    };
     let (runtime, interrupt) = match runtime_with_signals() {
         Ok(x) => x,
         Err(code) => return code,
     };
     let started = std::time::Instant::now();
-    let bisection = match crate::bisect::bisect(&source, &loaded, &args.filters, &runtime, interrupt.clone(), |line| eprintln!("bisect: {line}")) {
+    let bisection = match crate::bisect::bisect(source.as_ref(), &loaded, &args.filters, &runtime, interrupt.clone(), |line| eprintln!("bisect: {line}")) {
         Ok(b) => b,
         Err(e) => {
             eprintln!("error: {e}");
