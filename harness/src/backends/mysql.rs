@@ -103,7 +103,9 @@ mod er {
         1179, // CANT_DO_THIS_DURING_AN_TRANSACTION
     ];
     /// MySQL's own numbers (from 3000 on MariaDB's numbers mean other errors).
-    pub const MYSQL_ONLY: [(u16, super::ErrorClass); 3] = [
+    pub const MYSQL_ONLY: [(u16, super::ErrorClass); 5] = [
+        (3057, super::ErrorClass::InvalidValue),   // USER_LOCK_WRONG_NAME (an empty or NULL GET_LOCK name)
+        (3058, super::ErrorClass::Deadlock),       // USER_LOCK_DEADLOCK (GET_LOCK waits in a cycle)
         (3140, super::ErrorClass::InvalidValue),   // INVALID_JSON_TEXT
         (3500, super::ErrorClass::NotSupported),   // UNSUPPORT_COMPRESSED_TEMPORARY_TABLE
         (4163, super::ErrorClass::LimitExceeded),  // USER_LOCK_OVERLONG_NAME
@@ -355,6 +357,8 @@ mod tests {
         assert_eq!(c(1062), UniqueViolation);
         assert_eq!(c(1205), LockTimeout);
         assert_eq!(c(1213), Deadlock);
+        assert_eq!(c(3058), Deadlock, "a user-lock deadlock is a deadlock");
+        assert_eq!(c(3057), InvalidValue);
         assert_eq!(c(3572), LockNotAvailable);
         assert_eq!(c(1064), Syntax);
         assert_eq!(c(1406), DataTooLong);
