@@ -460,7 +460,7 @@ fn crosscheck_command(matrix: &PathBuf, suites: &PathBuf, args: &CrosscheckArgs)
         if uses_containers {
             crate::targets::container::remove_orphans_before_run().await;
         }
-        let checked = crate::crosscheck::run_all(cases, pool.clone(), timing, explanations.clone(), 4).await;
+        let checked = crate::crosscheck::run_all(cases, pool.clone(), timing, explanations.clone(), 4, crate::crosscheck::machine_limit()).await;
         if interrupt.is_set() {
             let _ = tokio::time::timeout(run::interrupt::REMOVAL_BOUND, crate::targets::container::remove_all_of_this_process()).await;
         } else {

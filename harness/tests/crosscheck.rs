@@ -32,7 +32,7 @@ async fn single_session_probes_agree_through_the_vendors_clients() {
     let pool = Arc::new(TargetPool::new(specs, Timing::default()));
     let cases = plan(&suites, &pool.planned_ids(), &filters);
     assert!(!cases.is_empty(), "the filters name probes of the suites");
-    let checked = run_all(cases, pool.clone(), Timing::default(), Arc::new(Vec::new()), 2).await;
+    let checked = run_all(cases, pool.clone(), Timing::default(), Arc::new(Vec::new()), 2, 4).await;
     pool.shut_down().await;
     for c in &checked {
         assert!(matches!(c.status, Status::Agree | Status::NotApplicable { .. }), "{}: {:?}\n{:#?}", c.name, c.status, (&c.driver, &c.client, &c.client_transcript));

@@ -266,21 +266,33 @@ async fn through_client(case: &Case, launched: &Launched, target: &Arc<dyn Targe
     (client, transcript)
 }
 
-/// Cross-checks every case, a few at a time per target; results in plan order. When the
-/// pool's run is interrupted, the cases still running are abandoned and those finished
-/// are returned.
-pub async fn run_all(cases: Vec<Case>, pool: Arc<TargetPool>, timing: Timing, explanations: Arc<Vec<Explanation>>, jobs: usize) -> Vec<CrossCase> {
+/// How many cases are cross-checked at once on the whole machine: each starts client
+/// processes inside containers (`exec`), which cost the engine far more than a
+/// statement; with every target's cases at once, the engine fell so far behind that
+/// restarts of the probes' own servers timed out.
+pub fn machine_limit() -> usize {
+    4 * std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+/// Cross-checks every case, a few at a time per target and at most `machine` at once in
+/// all; results in plan order. When the pool's run is interrupted, the cases still
+/// running are abandoned and those finished are returned.
+pub async fn run_all(cases: Vec<Case>, pool: Arc<TargetPool>, timing: Timing, explanations: Arc<Vec<Explanation>>, jobs: usize, machine: usize) -> Vec<CrossCase> {
     let needed: Vec<usize> = cases.iter().map(|c| c.target).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
     pool.launch_some(&needed).await;
     let limits: BTreeMap<usize, Arc<tokio::sync::Semaphore>> = needed.iter().map(|&i| (i, Arc::new(tokio::sync::Semaphore::new(jobs.max(1))))).collect();
+    let machine = Arc::new(tokio::sync::Semaphore::new(machine.max(1)));
     let mut set = tokio::task::JoinSet::new();
     let total = cases.len();
     for (index, case) in cases.into_iter().enumerate() {
-        let (pool, explanations, limit) = (pool.clone(), explanations.clone(), limits[&case.target].clone());
+        let (pool, explanations, limit, machine) = (pool.clone(), explanations.clone(), limits[&case.target].clone(), machine.clone());
         set.spawn(async move {
             let _turn = limit.acquire().await.expect("semaphores are never closed");
             // As in a run: a `runs_alone` probe has the target to itself.
             let _target = pool.turn(case.target, case.probe.runs_alone).await;
+            // Taken last: a case holding a machine slot never waits for a target's turn,
+            // so the slots always belong to cases that are running.
+            let _slot = machine.acquire().await.expect("semaphores are never closed");
             let launched = pool.launch(case.target).await;
             (index, cross_check(&case, launched, &timing, &explanations).await)
         });
