@@ -212,6 +212,16 @@ announce_ready() {
 	) &
 }
 
+# The baked data directory lives in the image's layer. Overlayfs copies such a file
+# into the container's own layer at its first open for writing; on a loaded machine
+# such an open in a backend failed a probe's statement with `could not open file
+# "base/5/2610_vm": Interrupted system call`. Opening every file for writing once now,
+# before any server runs, does all the copying here (contents unchanged; a restart of
+# the container finds them in its own layer already).
+copy_up_data_dir() {
+	find "$PGDATA" -type f -exec sh -c 'for f; do : >> "$f"; done' _ {} +
+}
+
 main() {
 	# `IMAGE -c x=y` or `IMAGE --x=y` means `postgres -c x=y`.
 	if [ "${1:0:1}" = '-' ]; then
@@ -260,6 +270,7 @@ main() {
 		printf '\nPostgreSQL init process complete; ready for start up.\n\n'
 	elif [ -e "$PGDATA/$BAKED_MARKER" ]; then
 		verify_minimum_env
+		copy_up_data_dir
 		configure_baked_cluster
 		pg_setup_hba_conf "$@"
 		if have_init_scripts; then

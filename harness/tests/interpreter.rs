@@ -353,3 +353,28 @@ sql = "rows 1"
         .collect();
     assert_eq!(init, ["SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL REPEATABLE READ"]);
 }
+
+/// A slow statement on real SQLite: counting to a few million in a recursive CTE takes
+/// far longer than the blocking window.
+const SLOW_SQLITE: &str = "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 3000000) SELECT count(*) FROM c";
+
+async fn on_embedded_sqlite(body: &str) -> dbcompat::run::CaseRun {
+    let target = dbcompat::targets::embedded::EmbeddedSqlite::start().expect("the bundled SQLite opens");
+    let timing = Timing { blocking_window: Duration::from_millis(20), step_timeout: Duration::from_secs(30), restart_timeout: Duration::from_secs(1) };
+    run_case(&probe(body), &target, &timing).await
+}
+
+#[tokio::test]
+async fn a_slow_sqlite_statement_with_no_busy_timeout_is_slow_not_blocked() {
+    let run = on_embedded_sqlite(&format!("[[probe.step]]\nsql = \"{SLOW_SQLITE}\"\n")).await;
+    assert_eq!(run.outcome.as_ref().unwrap(), &vec!["rows:(3000000)"], "SQLite with busy_timeout 0 never waits for a lock");
+    assert!(!step(&run, 1).blocked);
+}
+
+#[tokio::test]
+async fn with_a_busy_timeout_sqlite_cannot_tell_so_a_slow_last_step_counts_as_blocked() {
+    let run = on_embedded_sqlite(&format!("[[probe.step]]\nsql = [\"PRAGMA busy_timeout = 2000\", \"{SLOW_SQLITE}\"]\n")).await;
+    // The limit this names: blocked by time alone, then cancelled as the last step.
+    assert_eq!(run.outcome.as_ref().unwrap(), &vec!["blocked"]);
+    assert!(step(&run, 1).blocked);
+}

@@ -8,6 +8,10 @@
 //!
 //! Sessions start with `busy_timeout = 0`, SQLite's own default, so waiting for a lock
 //! is something a probe asks for (`PRAGMA busy_timeout = 5000`), never an accident.
+//! With a timeout of 0 SQLite never waits for a lock (a locked database answers
+//! SQLITE_BUSY at once), so a statement still running after the blocking window is
+//! slow, not blocked; the session tells the interpreter so (`lock_wait`). With a
+//! timeout it cannot tell, and the time decides.
 
 use std::collections::HashMap;
 use std::ffi::{CStr, CString};
@@ -34,6 +38,8 @@ pub type SqliteSession = ThreadSession<Connection>;
 pub struct Interrupt {
     api: Arc<Api>,
     db: Mutex<*mut sqlite3>,
+    /// The connection's busy timeout in ms, as `PRAGMA busy_timeout` last reported it.
+    busy_timeout_ms: std::sync::atomic::AtomicI64,
 }
 
 // SAFETY: the pointer is only used for sqlite3_interrupt, under the mutex, while open.
@@ -47,6 +53,11 @@ impl Canceller for Arc<Interrupt> {
             // SAFETY: the connection is open while the pointer is set.
             unsafe { (self.api.interrupt)(*db) };
         }
+    }
+
+    fn lock_wait(&self) -> futures_util::future::BoxFuture<'static, Option<bool>> {
+        let waits_never = self.busy_timeout_ms.load(std::sync::atomic::Ordering::Relaxed) == 0;
+        Box::pin(async move { waits_never.then_some(false) })
     }
 }
 
@@ -96,7 +107,7 @@ impl Connection {
             (api.extended_result_codes)(db, 1);
             (api.busy_timeout)(db, 0);
         }
-        let interrupt = Arc::new(Interrupt { api: api.clone(), db: Mutex::new(db) });
+        let interrupt = Arc::new(Interrupt { api: api.clone(), db: Mutex::new(db), busy_timeout_ms: 0.into() });
         Ok(Connection { handle: Handle { api, db, classify }, cursors: HashMap::new(), interrupt })
     }
 }
@@ -115,7 +126,18 @@ impl BlockingConnection for Connection {
     fn execute(&mut self, command: &Command) -> Result<StatementResult, SessionError> {
         let conn = &self.handle;
         match command {
-            Command::Sql(sql) => run_statement(conn, sql),
+            Command::Sql(sql) => {
+                let result = run_statement(conn, sql);
+                // A statement that may have changed the busy timeout: read it back.
+                if sql.to_ascii_lowercase().contains("busy_timeout") {
+                    if let Ok(Ok(Response::Rows { rows, .. })) = run_statement(conn, "PRAGMA busy_timeout") {
+                        if let Some(ms) = rows.first().and_then(|r| r.first()).and_then(|v| v.parse::<i64>().ok()) {
+                            self.interrupt.busy_timeout_ms.store(ms, std::sync::atomic::Ordering::Relaxed);
+                        }
+                    }
+                }
+                result
+            }
             Command::OpenCursor { name, sql, fetch } => {
                 self.cursors.remove(name);
                 match conn.prepare(sql) {
