@@ -174,11 +174,16 @@ pub(super) fn options(endpoint: &Endpoint, database: Option<&str>, after_connect
 }
 
 /// Row locks show in InnoDB's transaction list; table, metadata and user (GET_LOCK)
-/// locks in the connection's state.
+/// locks in the connection's state: `Waiting for table metadata lock` and the other
+/// `Waiting for ... lock` states, `Waiting for table flush`, `User lock` (GET_LOCK),
+/// `Locked` and `Table lock`. Not `System lock` (a table being opened) nor
+/// `waiting for handler commit` (a commit's flush): a DDL slowed by a loaded disk shows
+/// those, and is slow, not blocked.
 fn lock_wait_sql(id: u32) -> String {
     format!(
         "SELECT (SELECT COUNT(*) FROM information_schema.INNODB_TRX WHERE trx_mysql_thread_id = {id} AND trx_state = 'LOCK WAIT') \
-         + (SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = {id} AND (STATE LIKE '%lock%' OR STATE LIKE 'Waiting for%'))"
+         + (SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = {id} AND (STATE LIKE 'Waiting for % lock' \
+         OR STATE IN ('Waiting for table flush', 'User lock', 'Locked', 'Table lock')))"
     )
 }
 
