@@ -59,10 +59,11 @@ fn run_script(script: &std::path::Path, args: &[&str]) -> Result<String, String>
         .output()
         .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
     if !out.status.success() {
+        // The last lines of a build's output say why it failed.
         let err = String::from_utf8_lossy(&out.stderr);
-        let tail: Vec<&str> = err.trim().lines().rev().take(12).collect();
-        let tail: Vec<&str> = tail.into_iter().rev().collect();
-        return Err(format!("{} {} failed: {}", script.display(), args.join(" "), tail.join("\n")));
+        let lines: Vec<&str> = err.trim().lines().collect();
+        let tail = lines[lines.len().saturating_sub(12)..].join("\n");
+        return Err(format!("{} {} failed: {tail}", script.display(), args.join(" ")));
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
@@ -71,7 +72,6 @@ fn run_script(script: &std::path::Path, args: &[&str]) -> Result<String, String>
 fn last_words(text: &str, n: usize, script: &std::path::Path) -> Result<Vec<String>, String> {
     let line = text.lines().last().unwrap_or_default();
     let words: Vec<String> = line.split_whitespace().map(str::to_string).collect();
-    // The first word is the version the script built.
     if words.len() != n || !words[0].starts_with(|c: char| c.is_ascii_digit()) {
         return Err(format!("unexpected answer from {}: `{line}`", script.display()));
     }
