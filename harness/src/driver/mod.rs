@@ -30,9 +30,15 @@ pub enum Command {
     /// Run one SQL statement to completion.
     Sql(String),
     /// Start a statement and read only `fetch` rows now; the cursor stays open.
-    OpenCursor { name: String, sql: String, fetch: Option<u64> },
+    /// `streamed`: read the result as the server sends it, not buffered in full when it
+    /// opens (MySQL/MariaDB's unbuffered result; PostgreSQL's and SQLite's cursors always
+    /// read as they go).
+    OpenCursor { name: String, sql: String, fetch: Option<u64>, streamed: bool },
     /// Read up to `count` more rows (all remaining when `None`) from an open cursor.
     Fetch { name: String, count: Option<u64> },
+    /// Close a cursor: a streamed MySQL/MariaDB result is read to its end and discarded,
+    /// as a client's cursor close does.
+    CloseCursor { name: String },
 }
 
 impl Command {
@@ -40,8 +46,11 @@ impl Command {
     pub fn text(&self) -> String {
         match self {
             Command::Sql(sql) => sql.clone(),
-            Command::OpenCursor { name, sql, fetch } => format!("OPEN {name} FOR {sql}{}", fetch_suffix(*fetch)),
+            Command::OpenCursor { name, sql, fetch, streamed } => {
+                format!("OPEN {name}{} FOR {sql}{}", if *streamed { " STREAMED" } else { "" }, fetch_suffix(*fetch))
+            }
             Command::Fetch { name, count } => format!("FETCH {name}{}", fetch_suffix(*count)),
+            Command::CloseCursor { name } => format!("CLOSE {name}"),
         }
     }
 }
@@ -161,6 +170,11 @@ pub enum SessionError {
     Harness(String),
 }
 
+/// The answer to a fetch or close of a cursor the session does not have open.
+pub fn no_cursor(name: &str) -> SessionError {
+    SessionError::Harness(format!("no open cursor named `{name}` on this session"))
+}
+
 /// Why a connection could not be made. `permanent` errors (a refused login, a database
 /// that does not exist) do not go away by waiting, so readiness does not retry them.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -235,6 +249,15 @@ mod tests {
         assert_eq!(Value::Real(0.1).canonical(), "0.1");
         assert_eq!(Value::Number("1.50".into()).canonical(), "1.50");
         assert_eq!(Value::Bytes(vec![0, 255]).canonical(), "x'00ff'");
+    }
+
+    #[test]
+    fn cursor_commands_read_in_a_transcript_as_what_they_ask() {
+        let open = |streamed| Command::OpenCursor { name: "c".into(), sql: "SELECT 1".into(), fetch: Some(1), streamed };
+        assert_eq!(open(false).text(), "OPEN c FOR SELECT 1 (fetch 1)");
+        assert_eq!(open(true).text(), "OPEN c STREAMED FOR SELECT 1 (fetch 1)");
+        assert_eq!(Command::Fetch { name: "c".into(), count: None }.text(), "FETCH c");
+        assert_eq!(Command::CloseCursor { name: "c".into() }.text(), "CLOSE c");
     }
 
     #[test]

@@ -26,10 +26,19 @@
 //! statement's own error and are left out). The OK packet's info text
 //! (`Rows matched: 1  Changed: 0  Warnings: 0`) is the statement's tag.
 //!
-//! Cursors are buffered client-side, as mysqlclient's default cursor and Django read
-//! results: opening one runs the query and reads its whole result at once, and fetches
-//! hand out the buffered rows. Other statements may run on the session meanwhile, and
-//! a buffered cursor sees the result as it was when its query ran.
+//! Cursors are buffered client-side by default, as mysqlclient's default cursor and
+//! Django read results: opening one runs the query and reads its whole result at once,
+//! and fetches hand out the buffered rows. Other statements may run on the session
+//! meanwhile, and a buffered cursor sees the result as it was when its query ran.
+//!
+//! A streamed cursor (`stream = true`) is an unbuffered result, as mysqlclient's SSCursor
+//! and Connector/Python's unbuffered cursor read it: rows are taken off the connection as
+//! they are fetched, and the server, which writes rows as it reads them, waits once the
+//! socket buffers are full, holding whatever its statement holds (a MyISAM table lock, the
+//! row locks of a locking read so far). The protocol takes no other command on the
+//! connection until the result has been read to its end, so while it is open the
+//! session answers any other command with a harness error, and closing the cursor reads
+//! and discards the rest, as a client's close does.
 
 use std::collections::HashMap;
 
@@ -37,10 +46,11 @@ use async_trait::async_trait;
 use mysql_async::consts::ColumnType;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Opts, OptsBuilder, Row, Value};
+use tokio::sync::{mpsc, oneshot};
 
 use super::error::Classify;
 use super::text_rows::{expects_rows, render, ColumnKind};
-use super::{Canceller, Command, ConnectError, DbError, Diagnostic, Notes, Response, Session, SessionError, StatementResult};
+use super::{no_cursor, Canceller, Command, ConnectError, DbError, Diagnostic, Notes, Response, Session, SessionError, StatementResult};
 
 /// The largest packet the client sends or accepts: the protocol's limit, so the
 /// server's own max_allowed_packet is the one that decides.
@@ -96,11 +106,36 @@ impl MySqlOptions {
 }
 
 pub struct MySqlSession {
-    conn: Conn,
+    /// `None` while a streamed result holds the connection.
+    conn: Option<Conn>,
     id: u32,
     admin: MySqlOptions,
     notes: Notes,
     cursors: HashMap<String, Cursor>,
+    stream: Option<Streamed>,
+}
+
+/// A streamed result being read. Its task owns the connection until the result has been
+/// read to its end, then hands it back.
+struct Streamed {
+    name: String,
+    requests: mpsc::Sender<FetchRequest>,
+    task: tokio::task::JoinHandle<Conn>,
+}
+
+/// Up to `count` more rows (all the rest when `None`).
+struct FetchRequest {
+    count: Option<u64>,
+    reply: oneshot::Sender<Result<Chunk, mysql_async::Error>>,
+}
+
+/// Rows read off a streamed result; `ended` once its terminator has been read, with the
+/// warnings the server counted in it.
+struct Chunk {
+    columns: Vec<String>,
+    rows: Vec<Vec<String>>,
+    ended: bool,
+    diagnostics: Vec<Diagnostic>,
 }
 
 /// A buffered result: its columns and the rows not yet fetched.
@@ -110,11 +145,137 @@ struct Cursor {
 }
 
 impl MySqlSession {
+    fn streaming(&self, name: &str) -> bool {
+        self.stream.as_ref().is_some_and(|s| s.name == name)
+    }
+
     /// Connects; `admin` is where KILL QUERY and lock questions are sent from.
     pub async fn connect(options: &MySqlOptions, admin: MySqlOptions) -> Result<Self, ConnectError> {
         let conn = options.connect().await.map_err(connect_error)?;
         let id = conn.id();
-        Ok(MySqlSession { conn, id, admin, notes: Notes::default(), cursors: HashMap::new() })
+        Ok(MySqlSession { conn: Some(conn), id, admin, notes: Notes::default(), cursors: HashMap::new(), stream: None })
+    }
+
+    /// The connection, unless a streamed result holds it.
+    fn conn(&mut self) -> Result<&mut Conn, SessionError> {
+        match (&mut self.conn, &self.stream) {
+            (Some(conn), _) => Ok(conn),
+            (None, Some(s)) => Err(SessionError::Unsupported(format!(
+                "cursor `{}` is a streamed result not yet read to its end: the MySQL protocol takes no other command on its connection until then (close the cursor first)",
+                s.name
+            ))),
+            (None, None) => Err(SessionError::ConnectionLost("the connection was lost with a streamed result".into())),
+        }
+    }
+
+    /// Starts a streamed result in a task of its own and reads its first rows.
+    async fn open_stream(&mut self, name: &str, sql: &str, fetch: Option<u64>) -> Result<StatementResult, SessionError> {
+        self.conn()?;
+        let conn = self.conn.take().expect("checked above");
+        let (requests, inbox) = mpsc::channel(1);
+        let task = tokio::spawn(stream_result(conn, sql.to_string(), inbox));
+        self.stream = Some(Streamed { name: name.to_string(), requests, task });
+        self.stream_fetch(fetch).await
+    }
+
+    async fn stream_fetch(&mut self, count: Option<u64>) -> Result<StatementResult, SessionError> {
+        let stream = self.stream.as_ref().expect("a streamed cursor is open");
+        let (reply, answer) = oneshot::channel();
+        let sent = stream.requests.send(FetchRequest { count, reply }).await;
+        let chunk = match sent {
+            Ok(()) => answer.await.ok(),
+            Err(_) => None,
+        };
+        match chunk {
+            Some(Ok(chunk)) => {
+                if chunk.ended {
+                    // Read to its end, the cursor stays open with nothing left, as a
+                    // buffered one does.
+                    let rest = Cursor { columns: chunk.columns.clone(), rows: Default::default() };
+                    self.cursors.insert(stream.name.clone(), rest);
+                    self.notes.diagnostics = chunk.diagnostics;
+                    self.end_stream().await?;
+                }
+                Ok(Ok(Response::Rows { columns: chunk.columns, rows: chunk.rows }))
+            }
+            Some(Err(mysql_async::Error::Server(e))) => {
+                self.end_stream().await?;
+                self.notes.diagnostics = show_warnings(self.conn()?).await?;
+                Ok(Err(db_error(e, self.admin.classify)))
+            }
+            Some(Err(e)) => {
+                self.end_stream().await?;
+                Err(session_error(e))
+            }
+            None => {
+                self.stream = None;
+                Err(SessionError::ConnectionLost("the streamed result's reader stopped".into()))
+            }
+        }
+    }
+
+    /// Takes the connection back from a streamed result that has ended.
+    async fn end_stream(&mut self) -> Result<(), SessionError> {
+        let Some(stream) = self.stream.take() else { return Ok(()) };
+        drop(stream.requests);
+        let conn = stream.task.await.map_err(|e| SessionError::ConnectionLost(format!("the streamed result's reader failed: {e}")))?;
+        self.conn = Some(conn);
+        Ok(())
+    }
+}
+
+/// Serves the fetches of one streamed result, then gives the connection back.
+async fn stream_result(mut conn: Conn, sql: String, mut inbox: mpsc::Receiver<FetchRequest>) -> Conn {
+    if let Some((reply, mut chunk)) = serve_stream(&mut conn, &sql, &mut inbox).await {
+        if let Ok(chunk) = chunk.as_mut() {
+            if conn.get_warnings() > 0 {
+                chunk.diagnostics = show_warnings(&mut conn).await.unwrap_or_default();
+            }
+        }
+        let _ = reply.send(chunk);
+    }
+    conn
+}
+
+type LastReply = (oneshot::Sender<Result<Chunk, mysql_async::Error>>, Result<Chunk, mysql_async::Error>);
+
+/// Answers fetches until the result ends or fails; that last answer is returned unsent,
+/// so that the warnings can be read first. `None` if the session stopped asking.
+async fn serve_stream(conn: &mut Conn, sql: &str, inbox: &mut mpsc::Receiver<FetchRequest>) -> Option<LastReply> {
+    let first = inbox.recv().await?;
+    let mut result = match conn.query_iter(sql).await {
+        Ok(result) => result,
+        Err(e) => return Some((first.reply, Err(e))),
+    };
+    let columns = result.columns().unwrap_or_else(|| Vec::new().into());
+    let kinds: Vec<ColumnKind> = columns.iter().map(kind).collect();
+    let names: Vec<String> = columns.iter().map(|c| c.name_str().into_owned()).collect();
+    let mut request = first;
+    loop {
+        let mut rows = Vec::new();
+        let ended = loop {
+            if request.count.is_some_and(|c| rows.len() as u64 >= c) {
+                break false;
+            }
+            match result.next().await {
+                Ok(Some(row)) => match render_row(&kinds, &row) {
+                    Ok(values) => rows.push(values),
+                    Err(e) => return Some((request.reply, Err(e))),
+                },
+                Ok(None) => break true,
+                Err(e) => return Some((request.reply, Err(e))),
+            }
+        };
+        let chunk = Chunk { columns: names.clone(), rows, ended, diagnostics: Vec::new() };
+        if ended {
+            // Later result sets (a CALL's) are read and dropped.
+            return Some(match result.drop_result().await {
+                Ok(()) => (request.reply, Ok(chunk)),
+                Err(e) => (request.reply, Err(e)),
+            });
+        }
+        let _ = request.reply.send(Ok(chunk));
+        request = inbox.recv().await?;
     }
 }
 
@@ -152,12 +313,24 @@ impl Session for MySqlSession {
         self.notes = Notes::default();
         match command {
             Command::Sql(sql) => {
-                let result = run(&mut self.conn, sql, &mut self.notes, self.admin.classify).await?;
+                let classify = self.admin.classify;
+                let mut notes = Notes::default();
+                let result = run(self.conn()?, sql, &mut notes, classify).await?;
+                self.notes = notes;
                 Ok(result.map(|r| r.response(sql)))
             }
-            Command::OpenCursor { name, sql, fetch } => {
+            Command::OpenCursor { name, sql, fetch, streamed: true } => {
                 self.cursors.remove(name);
-                match run(&mut self.conn, sql, &mut self.notes, self.admin.classify).await? {
+                self.open_stream(name, sql, *fetch).await
+            }
+            Command::OpenCursor { name, sql, fetch, streamed: false } => {
+                self.cursors.remove(name);
+                let classify = self.admin.classify;
+                let conn = self.conn()?;
+                let mut notes = Notes::default();
+                let result = run(conn, sql, &mut notes, classify).await?;
+                self.notes = notes;
+                match result {
                     Ok(outcome) => {
                         let mut cursor = Cursor { columns: outcome.columns, rows: outcome.rows.into() };
                         let first = cursor.take(*fetch);
@@ -167,9 +340,17 @@ impl Session for MySqlSession {
                     Err(e) => Ok(Err(e)),
                 }
             }
+            Command::Fetch { name, count } if self.streaming(name) => self.stream_fetch(*count).await,
             Command::Fetch { name, count } => match self.cursors.get_mut(name) {
                 Some(cursor) => Ok(Ok(cursor.take(*count))),
-                None => Err(SessionError::Harness(format!("no open cursor named `{name}` on this session"))),
+                None => Err(no_cursor(name)),
+            },
+            Command::CloseCursor { name } if self.streaming(name) => {
+                self.stream_fetch(None).await.map(|r| r.map(|_| Response::Affected { count: 0 }))
+            }
+            Command::CloseCursor { name } => match self.cursors.remove(name) {
+                Some(_) => Ok(Ok(Response::Affected { count: 0 })),
+                None => Err(no_cursor(name)),
             },
         }
     }
@@ -183,7 +364,13 @@ impl Session for MySqlSession {
     }
 
     async fn close(self: Box<Self>) {
-        let _ = self.conn.disconnect().await;
+        if let Some(stream) = self.stream {
+            // The connection goes with the task; the server sees it close.
+            stream.task.abort();
+        }
+        if let Some(conn) = self.conn {
+            let _ = conn.disconnect().await;
+        }
     }
 }
 
@@ -225,10 +412,14 @@ async fn run(conn: &mut Conn, sql: &str, notes: &mut Notes, classify: Classify) 
         }
         Err(mysql_async::Error::Server(e)) => {
             notes.diagnostics = show_warnings(conn).await?;
-            Ok(Err(DbError { class: classify(&e.code.to_string(), &e.message), code: format!("{} ({})", e.code, e.state), message: e.message }))
+            Ok(Err(db_error(e, classify)))
         }
         Err(e) => Err(session_error(e)),
     }
+}
+
+fn db_error(e: mysql_async::ServerError, classify: Classify) -> DbError {
+    DbError { class: classify(&e.code.to_string(), &e.message), code: format!("{} ({})", e.code, e.state), message: e.message }
 }
 
 /// Refused logins (1044, 1045, 1698), a missing database (1049) and an authentication
@@ -271,15 +462,7 @@ async fn read_all(conn: &mut Conn, sql: &str, warnings: &mut u16, notes: &mut No
                     outcome.columns = columns.iter().map(|c| c.name_str().into_owned()).collect();
                 }
                 for row in rows {
-                    let values = (0..row.len())
-                        .map(|i| match row.as_ref(i) {
-                            Some(Value::Bytes(b)) => Ok(render(kinds[i], Some(b))),
-                            Some(Value::NULL) | None => Ok(render(kinds[i], None)),
-                            Some(other) => Err(other.as_sql(false)),
-                        })
-                        .collect::<Result<Vec<_>, _>>()
-                        .map_err(|v| mysql_async::Error::Other(format!("a text-protocol value arrived decoded: {v}").into()))?;
-                    outcome.rows.push(values);
+                    outcome.rows.push(render_row(&kinds, &row)?);
                 }
             }
         }
@@ -290,6 +473,18 @@ async fn read_all(conn: &mut Conn, sql: &str, warnings: &mut u16, notes: &mut No
     // The last packet (a result set's terminator, or the final OK of a CALL).
     note(warnings, notes, conn.get_warnings(), &conn.info());
     Ok(outcome)
+}
+
+/// One row's values in canonical text.
+fn render_row(kinds: &[ColumnKind], row: &Row) -> Result<Vec<String>, mysql_async::Error> {
+    (0..row.len())
+        .map(|i| match row.as_ref(i) {
+            Some(Value::Bytes(b)) => Ok(render(kinds[i], Some(b))),
+            Some(Value::NULL) | None => Ok(render(kinds[i], None)),
+            Some(other) => Err(other.as_sql(false)),
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|v| mysql_async::Error::Other(format!("a text-protocol value arrived decoded: {v}").into()))
 }
 
 fn note(warnings: &mut u16, notes: &mut Notes, count: u16, info: &str) {

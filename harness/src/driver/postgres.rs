@@ -378,11 +378,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + Sync + 'static> Session for PgSe
         self.notes = Notes::default();
         match command {
             Command::Sql(sql) => self.run(sql).await,
-            Command::OpenCursor { name, sql, fetch } => match self.run(&format!("DECLARE {name} CURSOR FOR {sql}")).await? {
+            Command::OpenCursor { name, sql, fetch, .. } => match self.run(&format!("DECLARE {name} CURSOR FOR {sql}")).await? {
                 Ok(_) => self.run(&fetch_sql(name, *fetch)).await,
                 Err(e) => Ok(Err(e)),
             },
             Command::Fetch { name, count } => self.run(&fetch_sql(name, *count)).await,
+            Command::CloseCursor { name } => self.run(&format!("CLOSE {name}")).await,
         }
     }
 

@@ -22,7 +22,7 @@ use std::time::Duration;
 use super::error::Classify;
 use super::sqlite_api::*;
 use super::threaded::{BlockingConnection, ThreadSession};
-use super::{Canceller, Command, DbError, Response, SessionError, StatementResult, Value};
+use super::{no_cursor, Canceller, Command, DbError, Response, SessionError, StatementResult, Value};
 
 /// The version of the SQLite compiled into this build.
 pub fn library_version() -> String {
@@ -138,7 +138,7 @@ impl BlockingConnection for Connection {
                 }
                 result
             }
-            Command::OpenCursor { name, sql, fetch } => {
+            Command::OpenCursor { name, sql, fetch, .. } => {
                 self.cursors.remove(name);
                 match conn.prepare(sql) {
                     Ok(Ok(Some(statement))) => {
@@ -152,7 +152,12 @@ impl BlockingConnection for Connection {
             }
             Command::Fetch { name, count } => match self.cursors.get_mut(name) {
                 Some(cursor) => fetch_rows(conn, cursor, *count),
-                None => Err(SessionError::Harness(format!("no open cursor named `{name}` on this session"))),
+                None => Err(no_cursor(name)),
+            },
+            // Dropping the statement finalizes it.
+            Command::CloseCursor { name } => match self.cursors.remove(name) {
+                Some(_) => Ok(Ok(Response::Affected { count: 0 })),
+                None => Err(no_cursor(name)),
             },
         }
     }
@@ -330,13 +335,17 @@ mod tests {
         let mut s = open(&dir, "c.db");
         sql(&mut s, "CREATE TABLE t (id INTEGER PRIMARY KEY)").await;
         sql(&mut s, "INSERT INTO t VALUES (1), (2), (3)").await;
-        let open = Command::OpenCursor { name: "c".into(), sql: "SELECT id FROM t ORDER BY id".into(), fetch: Some(1) };
+        let open = Command::OpenCursor { name: "c".into(), sql: "SELECT id FROM t ORDER BY id".into(), fetch: Some(1), streamed: false };
         assert_eq!(s.execute(&open).await.unwrap().unwrap().canonical(), "rows:(1)");
         assert_eq!(sql(&mut s, "DELETE FROM t WHERE id = 3").await, "affected:1");
         let rest = Command::Fetch { name: "c".into(), count: None };
         assert_eq!(s.execute(&rest).await.unwrap().unwrap().canonical(), "rows:(2)");
         let missing = Command::Fetch { name: "nope".into(), count: None };
         assert!(s.execute(&missing).await.is_err());
+        let close = Command::CloseCursor { name: "c".into() };
+        assert_eq!(s.execute(&close).await.unwrap().unwrap().canonical(), "ok");
+        assert!(s.execute(&rest).await.is_err(), "a closed cursor cannot be fetched from");
+        assert!(s.execute(&close).await.is_err(), "nor closed twice");
         Box::new(s).close().await;
     }
 
@@ -361,7 +370,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut conn = Connection::open(Arc::new(Api::bundled()), &dir.path().join("p.db"), crate::backends::sqlite_class).unwrap();
         let interrupt = conn.canceller();
-        let open = Command::OpenCursor { name: "c".into(), sql: "SELECT 1 UNION ALL SELECT 2".into(), fetch: Some(1) };
+        let open = Command::OpenCursor { name: "c".into(), sql: "SELECT 1 UNION ALL SELECT 2".into(), fetch: Some(1), streamed: false };
         assert_eq!(conn.execute(&open).unwrap().unwrap().canonical(), "rows:(1)");
         assert!(!interrupt.db.lock().unwrap().is_null());
         conn.close();

@@ -185,7 +185,9 @@ impl ProbeRecord {
                 .map(|s| {
                     let (action, sql) = match &s.action {
                         Action::Sql(sql) => ("sql".to_string(), sql_map(sql)),
+                        Action::Cursor { name, sql: Some(sql), streamed: true, .. } => (format!("streamed cursor {name}"), sql_map(sql)),
                         Action::Cursor { name, sql: Some(sql), .. } => (format!("cursor {name}"), sql_map(sql)),
+                        Action::Cursor { name, close: true, .. } => (format!("close {name}"), BTreeMap::new()),
                         Action::Cursor { name, sql: None, .. } => (format!("fetch {name}"), BTreeMap::new()),
                         Action::Restart(kind) => (kind.name().to_string(), BTreeMap::new()),
                     };

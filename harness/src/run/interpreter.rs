@@ -234,14 +234,15 @@ impl Case<'_> {
                     let (commands, tail) = step_commands(self.backend, step, commands);
                     self.dispatch(number, StepKind::Sql, &step.session, commands, tail).await?;
                 }
-                Action::Cursor { name, sql, fetch } => {
+                Action::Cursor { name, sql, fetch, streamed, close } => {
                     let command = match sql {
+                        None if *close => Command::CloseCursor { name: name.clone() },
                         Some(sql) => {
                             let mut statements = self.statements(sql, &format!("step {number}"))?;
                             if statements.len() != 1 {
                                 return Err(format!("step {number} opens cursor `{name}` with {} statements; a cursor needs exactly one", statements.len()));
                             }
-                            Command::OpenCursor { name: name.clone(), sql: statements.remove(0), fetch: Some(fetch.unwrap_or(1)) }
+                            Command::OpenCursor { name: name.clone(), sql: statements.remove(0), fetch: Some(fetch.unwrap_or(1)), streamed: *streamed }
                         }
                         None => Command::Fetch { name: name.clone(), count: *fetch },
                     };

@@ -633,6 +633,8 @@ fn read_step(mut s: Table<'_, '_>, sessions: &[SessionSpec], snippets: &Snippets
     // PostgreSQL's FETCH 0 re-reads the current row where the others read none: no
     // portable meaning, so a fetch reads at least one row.
     let fetch = s.u64_in("fetch", 1..=MAX_FETCH, "rows").map(|f| f.value);
+    let streamed = s.bool("stream").unwrap_or(false);
+    let close = s.bool("close").unwrap_or(false);
     let restart = s.bool("restart").unwrap_or(false);
     let crash = s.bool("crash").unwrap_or(false);
     let outcome = s.bool("outcome").unwrap_or(false);
@@ -675,7 +677,19 @@ fn read_step(mut s: Table<'_, '_>, sessions: &[SessionSpec], snippets: &Snippets
             reader.error(head, format!("a {} step has no `sql` or `cursor`", kind.name()), Some(format!("{} = true alone", kind.name())));
             return None;
         }
-        (false, Some(c), sql) => Action::Cursor { name: c.value.clone(), sql, fetch },
+        (false, Some(c), sql) => {
+            if streamed && sql.is_none() {
+                reader.error(head.clone(), "`stream` belongs on the step that opens the cursor", Some("sql beside cursor and stream = true".into()));
+            }
+            if close && (sql.is_some() || fetch.is_some()) {
+                reader.error(head.clone(), "a step that closes a cursor neither opens it nor fetches from it", Some("cursor = \"name\" and close = true alone".into()));
+            }
+            Action::Cursor { name: c.value.clone(), sql, fetch, streamed, close }
+        }
+        (_, None, _) if streamed || close => {
+            reader.error(head, format!("`{}` needs a `cursor`", if streamed { "stream" } else { "close" }), Some("cursor = \"name\" beside it".into()));
+            return None;
+        }
         (false, None, Some(sql)) => {
             if fetch.is_some() {
                 reader.error(head, "`fetch` needs a `cursor`", Some("cursor = \"name\" beside fetch".into()));
@@ -691,19 +705,23 @@ fn read_step(mut s: Table<'_, '_>, sessions: &[SessionSpec], snippets: &Snippets
     Some((Step { session: session_name, action, outcome, begin, autocommit, unordered, name, line }, cursor))
 }
 
-/// A fetch must follow an open of the same cursor on the same session.
+/// A fetch or close must follow an open of the same cursor on the same session, and no
+/// close since.
 fn check_cursors(reader: &Reader<'_>, steps: &[(Step, Option<Located<String>>)]) {
     let mut open: Vec<(&str, &str)> = Vec::new();
     for (step, name) in steps {
-        if let (Action::Cursor { name: cursor, sql, .. }, Some(located)) = (&step.action, name) {
+        if let (Action::Cursor { name: cursor, sql, close, .. }, Some(located)) = (&step.action, name) {
+            let key = (step.session.as_str(), cursor.as_str());
             if sql.is_some() {
-                open.push((step.session.as_str(), cursor.as_str()));
-            } else if !open.contains(&(step.session.as_str(), cursor.as_str())) {
+                open.push(key);
+            } else if !open.contains(&key) {
                 reader.error(
                     located.span.clone(),
-                    format!("cursor `{cursor}` is fetched before it is opened on session `{}`", step.session),
+                    format!("cursor `{cursor}` is {} before it is opened on session `{}`", if *close { "closed" } else { "fetched" }, step.session),
                     Some("an earlier step on the same session with cursor and sql".into()),
                 );
+            } else if *close {
+                open.retain(|k| *k != key);
             }
         }
     }

@@ -217,8 +217,9 @@ pub struct SessionSpec {
 #[derive(Debug, Clone)]
 pub enum Action {
     Sql(Sql),
-    /// Open a cursor (with SQL) or fetch more from it (without).
-    Cursor { name: String, sql: Option<Sql>, fetch: Option<u64> },
+    /// Open a cursor (with SQL) or fetch more from it (without); `streamed` opens it
+    /// unbuffered, `close` closes it.
+    Cursor { name: String, sql: Option<Sql>, fetch: Option<u64>, streamed: bool, close: bool },
     /// Bring the server down and up again, keeping its data.
     Restart(RestartKind),
 }

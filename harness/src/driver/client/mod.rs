@@ -213,7 +213,7 @@ impl ClientSession {
         };
         match command {
             Command::Sql(_) => Ok(None),
-            Command::OpenCursor { name, sql, fetch } => {
+            Command::OpenCursor { name, sql, fetch, .. } => {
                 self.cursors.remove(name);
                 let (stdout, stderr) = self.exchange("", sql).await?;
                 let (result, notes) = self.format.parse(sql, &stdout, &stderr)?;
@@ -230,7 +230,11 @@ impl ClientSession {
             }
             Command::Fetch { name, count } => match self.cursors.get_mut(name) {
                 Some((columns, rows)) => Ok(Some(Ok(Response::Rows { columns: columns.clone(), rows: take(rows, *count) }))),
-                None => Err(SessionError::Harness(format!("no open cursor named `{name}` on this session"))),
+                None => Err(super::no_cursor(name)),
+            },
+            Command::CloseCursor { name } => match self.cursors.remove(name) {
+                Some(_) => Ok(Some(Ok(Response::Affected { count: 0 }))),
+                None => Err(super::no_cursor(name)),
             },
         }
     }

@@ -50,8 +50,9 @@ impl ClientFormat for Psql {
 
     fn cursor_statements(&self, command: &Command) -> Option<Vec<String>> {
         match command {
-            Command::OpenCursor { name, sql, fetch } => Some(vec![format!("DECLARE {name} CURSOR FOR {sql}"), fetch_sql(name, *fetch)]),
+            Command::OpenCursor { name, sql, fetch, .. } => Some(vec![format!("DECLARE {name} CURSOR FOR {sql}"), fetch_sql(name, *fetch)]),
             Command::Fetch { name, count } => Some(vec![fetch_sql(name, *count)]),
+            Command::CloseCursor { name } => Some(vec![format!("CLOSE {name}")]),
             Command::Sql(_) => None,
         }
     }
@@ -226,7 +227,7 @@ mod tests {
 
     #[test]
     fn a_cursor_is_declared_and_fetched_as_the_driver_does() {
-        let open = Command::OpenCursor { name: "c".into(), sql: "SELECT 1".into(), fetch: Some(1) };
+        let open = Command::OpenCursor { name: "c".into(), sql: "SELECT 1".into(), fetch: Some(1), streamed: false };
         assert_eq!(PSQL.cursor_statements(&open).unwrap(), ["DECLARE c CURSOR FOR SELECT 1", "FETCH 1 FROM c"]);
         assert_eq!(PSQL.cursor_statements(&Command::Fetch { name: "c".into(), count: None }).unwrap(), ["FETCH ALL FROM c"]);
     }
