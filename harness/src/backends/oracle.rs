@@ -25,16 +25,22 @@ mod ora {
     pub const CANNOT_SERIALIZE: u32 = 8177;
     /// The parser's errors: missing keywords, invalid identifiers and the like.
     pub fn is_syntax(n: u32) -> bool {
-        matches!(n, 900..=903 | 905..=911 | 917 | 920..=921 | 923 | 926..=928 | 933 | 936 | 969 | 971)
+        // 979: not a GROUP BY expression (PostgreSQL's 42803, also class 42 there).
+        matches!(n, 900..=903 | 905..=911 | 917 | 920..=921 | 923 | 926..=928 | 933 | 936 | 969 | 971 | 979)
     }
     pub const UNDEFINED: [u32; 6] = [904, 942, 1086, 2289, 4043, 1918]; // invalid identifier, no such table, savepoint, sequence, object, user
-    pub const DUPLICATE: [u32; 4] = [955, 1430, 2261, 2264];
+    pub const DUPLICATE: [u32; 5] = [955, 1408, 1430, 2261, 2264]; // 1408: such column list already indexed
     pub const VALUE_TOO_LARGE: u32 = 12899;
-    pub const INVALID_VALUE: [u32; 10] = [1438, 1722, 1830, 1840, 1841, 1843, 1847, 1858, 1861, 1863];
+    pub const INVALID_VALUE: [u32; 11] = [1438, 1722, 1830, 1840, 1841, 1843, 1847, 1858, 1861, 1863, 40441]; // 40441: JSON syntax error
     pub const INCONSISTENT_DATATYPES: [u32; 2] = [932, 22848];
     pub const LIMIT: [u32; 3] = [972, 1450, 1792]; // identifier too long, key too long, too many columns
     pub const USER_REQUESTED_CANCEL: u32 = 1013;
-    pub const NOT_SUPPORTED: [u32; 3] = [3001, 439, 22859];
+    /// 22816: a RETURNING clause where it is not supported; 43929: a collation while
+    /// MAX_STRING_SIZE is not EXTENDED.
+    pub const NOT_SUPPORTED: [u32; 5] = [3001, 439, 22816, 22859, 43929];
+    /// A LOB column in an index (2327) or a primary or unique key (2329), as MySQL's
+    /// 1170 (a TEXT key without a prefix length).
+    pub const INVALID_KEY_COLUMN: [u32; 2] = [2327, 2329];
     /// Cannot insert into a GENERATED ALWAYS identity column.
     pub const GENERATED_ALWAYS_IDENTITY: u32 = 32795;
 }
@@ -63,6 +69,7 @@ pub fn class(code: &str, _message: &str) -> ErrorClass {
         USER_REQUESTED_CANCEL => QueryCanceled,
         n if NOT_SUPPORTED.contains(&n) => NotSupported,
         GENERATED_ALWAYS_IDENTITY => InvalidDefinition,
+        n if INVALID_KEY_COLUMN.contains(&n) => InvalidDefinition,
         _ => Other,
     }
 }
@@ -221,6 +228,14 @@ mod tests {
         assert_eq!(c(12899), DataTooLong);
         assert_eq!(c(932), DatatypeMismatch);
         assert_eq!(c(972), LimitExceeded);
+        assert_eq!(c(979), Syntax);
+        assert_eq!(c(1408), DuplicateObject);
+        assert_eq!(c(2327), InvalidDefinition);
+        assert_eq!(c(2329), InvalidDefinition);
+        assert_eq!(c(22816), NotSupported);
+        assert_eq!(c(43929), NotSupported);
+        assert_eq!(c(40441), InvalidValue);
+        assert_eq!(c(1031), Other, "insufficient privileges has no portable class");
         assert_eq!(c(933), Syntax);
         assert_eq!(c(32795), InvalidDefinition);
         assert_eq!(c(12345), Other);
