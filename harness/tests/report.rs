@@ -470,6 +470,17 @@ fn the_site_is_replaced_whole_and_only_when_it_is_ours() {
     let beside: Vec<String> = fs::read_dir(root.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     assert_eq!(beside, ["site"]);
 
+    // A crosscheck report inside the site is kept, and every page links it.
+    assert!(!read(&out, "index.html").contains("crosscheck/index.html"), "no link without a crosscheck report");
+    fs::create_dir(out.join("crosscheck")).unwrap();
+    fs::write(out.join("crosscheck/index.html"), "the second instrument").unwrap();
+    write_site(&basic, None, &out).unwrap();
+    assert_eq!(read(&out, "crosscheck/index.html"), "the second instrument");
+    assert!(read(&out, "index.html").contains("<a href=\"crosscheck/index.html\">Crosscheck</a>"));
+    assert!(read(&out, "claims.html").contains("crosscheck/index.html"));
+    let beside: Vec<String> = fs::read_dir(root.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert_eq!(beside, ["site"], "the old site is gone once its crosscheck report has moved");
+
     // A directory that is not a site is never replaced, nor is a file.
     let precious = root.path().join("precious");
     fs::create_dir(&precious).unwrap();

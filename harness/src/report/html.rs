@@ -102,6 +102,8 @@ pub(crate) enum Current {
 pub(crate) struct Shell {
     pub backends: Vec<Backend>,
     pub has_diff: bool,
+    /// The site holds a crosscheck report (`crosscheck/`, written by `dbcompat crosscheck`).
+    pub has_crosscheck: bool,
     footer: String,
 }
 
@@ -114,7 +116,7 @@ impl Shell {
             esc(&results.finished_at),
             esc(&results.host)
         );
-        Shell { backends, has_diff, footer }
+        Shell { backends, has_diff, has_crosscheck: false, footer }
     }
 
     /// A whole page around `body` (which must already be escaped HTML).
@@ -138,6 +140,9 @@ impl Shell {
         link(&mut out, "claims.html", "Claims", current == Current::Claims);
         link(&mut out, "anomalies.html", "Anomalies", current == Current::Anomalies);
         link(&mut out, "django-flags.html", "Django flags", current == Current::Flags);
+        if self.has_crosscheck {
+            link(&mut out, "crosscheck/index.html", "Crosscheck", false);
+        }
         if self.has_diff {
             link(&mut out, "diff.html", "Changes", current == Current::Diff);
         }

@@ -45,6 +45,9 @@ pub struct SiteSummary {
 /// Writes the HTML site, `summary.md` and `junit.xml` for `results` into the directory
 /// `out`, with a `diff.html` page when `previous` is given. `out` ends up holding the
 /// complete new site or, on any error, whatever it held before.
+/// Where `dbcompat crosscheck --out <site>/crosscheck` puts its report inside a site.
+pub const CROSSCHECK_DIR: &str = "crosscheck";
+
 pub fn write_site(results: &RunResults, previous: Option<&RunResults>, out: &Path) -> io::Result<SiteSummary> {
     let name = out
         .file_name()
@@ -55,11 +58,14 @@ pub fn write_site(results: &RunResults, previous: Option<&RunResults>, out: &Pat
     };
     let replaces = check_replaceable(out)?;
     fs::create_dir_all(&parent)?;
+    // A crosscheck report in the site is another command's measurement: it stays, and
+    // every page links it.
+    let crosscheck = replaces && out.join(CROSSCHECK_DIR).join("index.html").is_file();
 
     let staging = Staging::create(&parent, &name.to_string_lossy())?;
     // Every page, summary.md and junit.xml are made from these, so no secret gets in.
     let (results, previous) = (results.scrubbed(), previous.map(RunResults::scrubbed));
-    let mut summary = render_into(&staging.path, &results, previous.as_ref())?;
+    let mut summary = render_into(&staging.path, &results, previous.as_ref(), crosscheck)?;
 
     if replaces {
         let old = unique_sibling(&parent, &name.to_string_lossy(), "old");
@@ -68,7 +74,10 @@ pub fn write_site(results: &RunResults, previous: Option<&RunResults>, out: &Pat
             let _ = fs::rename(&old, out); // put the old site back
             return Err(e);
         }
-        let _ = fs::remove_dir_all(&old);
+        // The old site goes only once its crosscheck report has moved into the new one.
+        if !crosscheck || fs::rename(old.join(CROSSCHECK_DIR), out.join(CROSSCHECK_DIR)).is_ok() {
+            let _ = fs::remove_dir_all(&old);
+        }
     } else {
         fs::rename(&staging.path, out)?;
     }
@@ -161,10 +170,11 @@ impl Writer<'_> {
     }
 }
 
-fn render_into(dir: &Path, results: &RunResults, previous: Option<&RunResults>) -> io::Result<SiteSummary> {
+fn render_into(dir: &Path, results: &RunResults, previous: Option<&RunResults>, crosscheck: bool) -> io::Result<SiteSummary> {
     let model = Model::new(results);
     let groups = model.backend_groups();
-    let shell = Shell::new(results, groups.iter().map(|(b, _)| *b).collect(), previous.is_some());
+    let mut shell = Shell::new(results, groups.iter().map(|(b, _)| *b).collect(), previous.is_some());
+    shell.has_crosscheck = crosscheck;
     let mut w = Writer { dir, summary: SiteSummary { tally: results.tally(), ..SiteSummary::default() } };
 
     w.put(SITE_MARKER, "This directory is a report written by dbcompat; `dbcompat report` replaces it as a whole.\n")?;
