@@ -108,7 +108,7 @@ pub(crate) struct Shell {
 }
 
 impl Shell {
-    pub fn new(results: &RunResults, backends: Vec<Backend>, has_diff: bool) -> Shell {
+    pub fn new(results: &RunResults, backends: Vec<Backend>, has_diff: bool, has_crosscheck: bool) -> Shell {
         let footer = format!(
             "dbcompat {} · run {} to {} on {}",
             esc(&results.dbcompat_version),
@@ -116,7 +116,7 @@ impl Shell {
             esc(&results.finished_at),
             esc(&results.host)
         );
-        Shell { backends, has_diff, has_crosscheck: false, footer }
+        Shell { backends, has_diff, has_crosscheck, footer }
     }
 
     /// A whole page around `body` (which must already be escaped HTML).

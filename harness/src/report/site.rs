@@ -42,12 +42,12 @@ pub struct SiteSummary {
     pub regression: Option<bool>,
 }
 
-/// Writes the HTML site, `summary.md` and `junit.xml` for `results` into the directory
-/// `out`, with a `diff.html` page when `previous` is given. `out` ends up holding the
-/// complete new site or, on any error, whatever it held before.
 /// Where `dbcompat crosscheck --out <site>/crosscheck` puts its report inside a site.
 pub const CROSSCHECK_DIR: &str = "crosscheck";
 
+/// Writes the HTML site, `summary.md` and `junit.xml` for `results` into the directory
+/// `out`, with a `diff.html` page when `previous` is given. `out` ends up holding the
+/// complete new site or, on any error, whatever it held before.
 pub fn write_site(results: &RunResults, previous: Option<&RunResults>, out: &Path) -> io::Result<SiteSummary> {
     let name = out
         .file_name()
@@ -173,8 +173,7 @@ impl Writer<'_> {
 fn render_into(dir: &Path, results: &RunResults, previous: Option<&RunResults>, crosscheck: bool) -> io::Result<SiteSummary> {
     let model = Model::new(results);
     let groups = model.backend_groups();
-    let mut shell = Shell::new(results, groups.iter().map(|(b, _)| *b).collect(), previous.is_some());
-    shell.has_crosscheck = crosscheck;
+    let shell = Shell::new(results, groups.iter().map(|(b, _)| *b).collect(), previous.is_some(), crosscheck);
     let mut w = Writer { dir, summary: SiteSummary { tally: results.tally(), ..SiteSummary::default() } };
 
     w.put(SITE_MARKER, "This directory is a report written by dbcompat; `dbcompat report` replaces it as a whole.\n")?;
