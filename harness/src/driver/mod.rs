@@ -175,6 +175,15 @@ pub fn no_cursor(name: &str) -> SessionError {
     SessionError::Harness(format!("no open cursor named `{name}` on this session"))
 }
 
+/// Closes a cursor the session holds itself (a buffered result, a prepared statement):
+/// dropping it is the whole close.
+pub fn close_held<T>(cursors: &mut std::collections::HashMap<String, T>, name: &str) -> Result<StatementResult, SessionError> {
+    match cursors.remove(name) {
+        Some(_) => Ok(Ok(Response::Affected { count: 0 })),
+        None => Err(no_cursor(name)),
+    }
+}
+
 /// Why a connection could not be made. `permanent` errors (a refused login, a database
 /// that does not exist) do not go away by waiting, so readiness does not retry them.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

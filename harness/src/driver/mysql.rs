@@ -50,7 +50,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::error::Classify;
 use super::text_rows::{expects_rows, render, ColumnKind};
-use super::{no_cursor, Canceller, Command, ConnectError, DbError, Diagnostic, Notes, Response, Session, SessionError, StatementResult};
+use super::{close_held, no_cursor, Canceller, Command, ConnectError, DbError, Diagnostic, Notes, Response, Session, SessionError, StatementResult};
 
 /// The largest packet the client sends or accepts: the protocol's limit, so the
 /// server's own max_allowed_packet is the one that decides.
@@ -129,13 +129,11 @@ struct FetchRequest {
     reply: oneshot::Sender<Result<Chunk, mysql_async::Error>>,
 }
 
-/// Rows read off a streamed result; `ended` once its terminator has been read, with the
-/// warnings the server counted in it.
+/// Rows read off a streamed result; `ended` once its terminator has been read.
 struct Chunk {
     columns: Vec<String>,
     rows: Vec<Vec<String>>,
     ended: bool,
-    diagnostics: Vec<Diagnostic>,
 }
 
 /// A buffered result: its columns and the rows not yet fetched.
@@ -168,6 +166,16 @@ impl MySqlSession {
         }
     }
 
+    /// Runs one statement to its end on the session's connection; what the server said
+    /// beside it becomes the session's notes.
+    async fn run(&mut self, sql: &str) -> Result<Result<Outcome, DbError>, SessionError> {
+        let classify = self.admin.classify;
+        let mut notes = Notes::default();
+        let result = run(self.conn()?, sql, &mut notes, classify).await;
+        self.notes = notes;
+        result
+    }
+
     /// Starts a streamed result in a task of its own and reads its first rows.
     async fn open_stream(&mut self, name: &str, sql: &str, fetch: Option<u64>) -> Result<StatementResult, SessionError> {
         self.conn()?;
@@ -193,8 +201,11 @@ impl MySqlSession {
                     // buffered one does.
                     let rest = Cursor { columns: chunk.columns.clone(), rows: Default::default() };
                     self.cursors.insert(stream.name.clone(), rest);
-                    self.notes.diagnostics = chunk.diagnostics;
                     self.end_stream().await?;
+                    let conn = self.conn()?;
+                    if conn.get_warnings() > 0 {
+                        self.notes.diagnostics = show_warnings(conn).await?;
+                    }
                 }
                 Ok(Ok(Response::Rows { columns: chunk.columns, rows: chunk.rows }))
             }
@@ -226,26 +237,19 @@ impl MySqlSession {
 
 /// Serves the fetches of one streamed result, then gives the connection back.
 async fn stream_result(mut conn: Conn, sql: String, mut inbox: mpsc::Receiver<FetchRequest>) -> Conn {
-    if let Some((reply, mut chunk)) = serve_stream(&mut conn, &sql, &mut inbox).await {
-        if let Ok(chunk) = chunk.as_mut() {
-            if conn.get_warnings() > 0 {
-                chunk.diagnostics = show_warnings(&mut conn).await.unwrap_or_default();
-            }
-        }
-        let _ = reply.send(chunk);
-    }
+    serve_stream(&mut conn, &sql, &mut inbox).await;
     conn
 }
 
-type LastReply = (oneshot::Sender<Result<Chunk, mysql_async::Error>>, Result<Chunk, mysql_async::Error>);
-
-/// Answers fetches until the result ends or fails; that last answer is returned unsent,
-/// so that the warnings can be read first. `None` if the session stopped asking.
-async fn serve_stream(conn: &mut Conn, sql: &str, inbox: &mut mpsc::Receiver<FetchRequest>) -> Option<LastReply> {
-    let first = inbox.recv().await?;
+/// Answers fetches until the result ends or fails, or the session stops asking.
+async fn serve_stream(conn: &mut Conn, sql: &str, inbox: &mut mpsc::Receiver<FetchRequest>) {
+    let Some(first) = inbox.recv().await else { return };
     let mut result = match conn.query_iter(sql).await {
         Ok(result) => result,
-        Err(e) => return Some((first.reply, Err(e))),
+        Err(e) => {
+            let _ = first.reply.send(Err(e));
+            return;
+        }
     };
     let columns = result.columns().unwrap_or_else(|| Vec::new().into());
     let kinds: Vec<ColumnKind> = columns.iter().map(kind).collect();
@@ -257,25 +261,24 @@ async fn serve_stream(conn: &mut Conn, sql: &str, inbox: &mut mpsc::Receiver<Fet
             if request.count.is_some_and(|c| rows.len() as u64 >= c) {
                 break false;
             }
-            match result.next().await {
-                Ok(Some(row)) => match render_row(&kinds, &row) {
-                    Ok(values) => rows.push(values),
-                    Err(e) => return Some((request.reply, Err(e))),
-                },
+            match result.next().await.and_then(|row| row.map(|row| render_row(&kinds, &row)).transpose()) {
+                Ok(Some(values)) => rows.push(values),
                 Ok(None) => break true,
-                Err(e) => return Some((request.reply, Err(e))),
+                Err(e) => {
+                    let _ = request.reply.send(Err(e));
+                    return;
+                }
             }
         };
-        let chunk = Chunk { columns: names.clone(), rows, ended, diagnostics: Vec::new() };
+        let chunk = Chunk { columns: names.clone(), rows, ended };
         if ended {
             // Later result sets (a CALL's) are read and dropped.
-            return Some(match result.drop_result().await {
-                Ok(()) => (request.reply, Ok(chunk)),
-                Err(e) => (request.reply, Err(e)),
-            });
+            let _ = request.reply.send(result.drop_result().await.map(|()| chunk));
+            return;
         }
         let _ = request.reply.send(Ok(chunk));
-        request = inbox.recv().await?;
+        let Some(next) = inbox.recv().await else { return };
+        request = next;
     }
 }
 
@@ -312,25 +315,14 @@ impl Session for MySqlSession {
     async fn execute(&mut self, command: &Command) -> Result<StatementResult, SessionError> {
         self.notes = Notes::default();
         match command {
-            Command::Sql(sql) => {
-                let classify = self.admin.classify;
-                let mut notes = Notes::default();
-                let result = run(self.conn()?, sql, &mut notes, classify).await?;
-                self.notes = notes;
-                Ok(result.map(|r| r.response(sql)))
-            }
+            Command::Sql(sql) => Ok(self.run(sql).await?.map(|r| r.response(sql))),
             Command::OpenCursor { name, sql, fetch, streamed: true } => {
                 self.cursors.remove(name);
                 self.open_stream(name, sql, *fetch).await
             }
             Command::OpenCursor { name, sql, fetch, streamed: false } => {
                 self.cursors.remove(name);
-                let classify = self.admin.classify;
-                let conn = self.conn()?;
-                let mut notes = Notes::default();
-                let result = run(conn, sql, &mut notes, classify).await?;
-                self.notes = notes;
-                match result {
+                match self.run(sql).await? {
                     Ok(outcome) => {
                         let mut cursor = Cursor { columns: outcome.columns, rows: outcome.rows.into() };
                         let first = cursor.take(*fetch);
@@ -348,10 +340,7 @@ impl Session for MySqlSession {
             Command::CloseCursor { name } if self.streaming(name) => {
                 self.stream_fetch(None).await.map(|r| r.map(|_| Response::Affected { count: 0 }))
             }
-            Command::CloseCursor { name } => match self.cursors.remove(name) {
-                Some(_) => Ok(Ok(Response::Affected { count: 0 })),
-                None => Err(no_cursor(name)),
-            },
+            Command::CloseCursor { name } => close_held(&mut self.cursors, name),
         }
     }
 

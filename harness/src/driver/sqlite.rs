@@ -22,7 +22,7 @@ use std::time::Duration;
 use super::error::Classify;
 use super::sqlite_api::*;
 use super::threaded::{BlockingConnection, ThreadSession};
-use super::{no_cursor, Canceller, Command, DbError, Response, SessionError, StatementResult, Value};
+use super::{close_held, no_cursor, Canceller, Command, DbError, Response, SessionError, StatementResult, Value};
 
 /// The version of the SQLite compiled into this build.
 pub fn library_version() -> String {
@@ -155,10 +155,7 @@ impl BlockingConnection for Connection {
                 None => Err(no_cursor(name)),
             },
             // Dropping the statement finalizes it.
-            Command::CloseCursor { name } => match self.cursors.remove(name) {
-                Some(_) => Ok(Ok(Response::Affected { count: 0 })),
-                None => Err(no_cursor(name)),
-            },
+            Command::CloseCursor { name } => close_held(&mut self.cursors, name),
         }
     }
 

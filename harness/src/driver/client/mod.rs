@@ -232,10 +232,7 @@ impl ClientSession {
                 Some((columns, rows)) => Ok(Some(Ok(Response::Rows { columns: columns.clone(), rows: take(rows, *count) }))),
                 None => Err(super::no_cursor(name)),
             },
-            Command::CloseCursor { name } => match self.cursors.remove(name) {
-                Some(_) => Ok(Some(Ok(Response::Affected { count: 0 }))),
-                None => Err(super::no_cursor(name)),
-            },
+            Command::CloseCursor { name } => super::close_held(&mut self.cursors, name).map(Some),
         }
     }
 }
